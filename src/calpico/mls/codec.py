@@ -1,0 +1,482 @@
+"""RFC 9420 §2.1 — the presentation language, as a wire codec.
+
+Theory of operation
+-------------------
+Every MLS wire struct is written once, as a frozen, slotted dataclass whose
+field annotations say how each field is encoded::
+
+    @wire
+    @dataclass(frozen=True, slots=True)
+    class Extension(Struct):
+        '''struct { ExtensionType extension_type; opaque extension_data<V>; } Extension;'''
+        extension_type: U16
+        extension_data: VLBytes
+
+`wire` reads the annotations once, at import time, and generates a specialised
+encoder and decoder for the class (plain Python source, compiled with
+``exec``), so encoding and decoding do no per-field dispatch at run time.
+
+The field types:
+
+========================  ===================================================
+annotation                wire form
+========================  ===================================================
+``U8 U16 U32 U64``        big-endian unsigned integers (§2.1)
+``Enum8[E]``/``Enum16[E]``  an integer that must be a member of IntEnum ``E``
+``VLBytes``               ``opaque x<V>``: a variable-length integer length, then bytes
+``Annotated[bytes, Fixed(n)]``  ``opaque x[n]``
+``Vec[T]``                ``T x<V>``: a length in bytes, then the elements (a ``tuple``)
+``Opt[T]``                ``optional<T>``: a presence octet 0 or 1, then ``T``
+a `Struct` subclass       that struct, inline
+``Annotated[T | None, When("tag", v)]``  ``select (tag) { case v: T x; }``: present
+                          exactly when the earlier field ``tag`` equals ``v``
+========================  ===================================================
+
+Decoding never raises anything but `DecodeError`: lengths are checked before
+every read, variable-length integers must be minimal and must not use the
+reserved ``11`` prefix (§2.1.2), optional flags must be 0 or 1, and a
+top-level decode must consume its whole input. Decoding is linear in the
+input size, so no input can make it hang.
+
+Structs whose grammar depends on an enclosing struct (for example
+``FramedContentAuthData``, whose ``confirmation_tag`` exists only for commits)
+hand-write ``_wire_encode``/``_wire_decode`` with the helpers below instead of
+using `wire`.
+"""
+
+from __future__ import annotations
+
+import enum
+import inspect
+import sys
+import types
+import typing
+from dataclasses import fields, is_dataclass
+from typing import Annotated, Any, ClassVar, Optional, TypeVar
+
+from .errors import DecodeError, EncodeError
+
+__all__ = [
+    "U8",
+    "U16",
+    "U32",
+    "U64",
+    "DecodeError",
+    "Enum8",
+    "Enum16",
+    "Fixed",
+    "Opt",
+    "Struct",
+    "VLBytes",
+    "Vec",
+    "When",
+    "decode_varint",
+    "encode_opaque",
+    "encode_varint",
+    "read_opaque",
+    "read_uint",
+    "read_varint",
+    "wire",
+]
+
+T = TypeVar("T")
+S = TypeVar("S", bound="Struct")
+E = TypeVar("E", bound=enum.IntEnum)
+
+MAX_VARINT = (1 << 30) - 1
+
+
+# --- §2.1.2 variable-length integers -------------------------------------------
+
+
+def encode_varint(n: int) -> bytes:
+    """Encode ``n`` in the shortest of the 1-, 2- or 4-byte forms (§2.1.2)."""
+    if n < 0x40:
+        if n < 0:
+            raise EncodeError(f"negative length {n}", section="2.1.2")
+        return bytes((n,))
+    if n < 0x4000:
+        return (n | 0x4000).to_bytes(2, "big")
+    if n <= MAX_VARINT:
+        return (n | 0x80000000).to_bytes(4, "big")
+    raise EncodeError(f"length {n} does not fit in a variable-length integer", section="2.1.2")
+
+
+def read_varint(data: bytes, pos: int, end: int, where: str = "length") -> tuple[int, int]:
+    """Read a variable-length integer at ``pos``; return ``(value, new_pos)``.
+
+    Raises `DecodeError` on truncation, the reserved ``11`` prefix, or a
+    value that a shorter form could have carried.
+    """
+    if pos >= end:
+        raise DecodeError(f"{where}: data ends before the length", section="2.1.2")
+    first = data[pos]
+    prefix = first >> 6
+    if prefix == 0:
+        return first, pos + 1
+    if prefix == 1:
+        if pos + 2 > end:
+            raise DecodeError(f"{where}: truncated 2-byte length", section="2.1.2")
+        value = ((first & 0x3F) << 8) | data[pos + 1]
+        if value < 0x40:
+            raise DecodeError(f"{where}: non-minimal length encoding", section="2.1.2")
+        return value, pos + 2
+    if prefix == 2:
+        if pos + 4 > end:
+            raise DecodeError(f"{where}: truncated 4-byte length", section="2.1.2")
+        value = int.from_bytes(data[pos : pos + 4], "big") & 0x3FFFFFFF
+        if value < 0x4000:
+            raise DecodeError(f"{where}: non-minimal length encoding", section="2.1.2")
+        return value, pos + 4
+    raise DecodeError(f"{where}: reserved length prefix 0b11", section="2.1.2")
+
+
+def decode_varint(data: bytes) -> int:
+    """Decode a buffer holding exactly one variable-length integer."""
+    value, pos = read_varint(data, 0, len(data))
+    if pos != len(data):
+        raise DecodeError("trailing bytes after the length", section="2.1.2")
+    return value
+
+
+def read_opaque(data: bytes, pos: int, end: int, where: str = "opaque") -> tuple[bytes, int]:
+    """Read ``opaque x<V>``: a varint length and that many bytes."""
+    n, pos = read_varint(data, pos, end, where)
+    stop = pos + n
+    if stop > end:
+        raise DecodeError(f"{where}: length {n} runs past the end of the data", section="2.1.2")
+    return data[pos:stop], stop
+
+
+def read_uint(data: bytes, pos: int, end: int, size: int, where: str = "integer") -> tuple[int, int]:
+    """Read a big-endian unsigned integer of ``size`` bytes."""
+    stop = pos + size
+    if stop > end:
+        raise DecodeError(f"{where}: data ends inside a {size}-byte integer")
+    return int.from_bytes(data[pos:stop], "big"), stop
+
+
+def encode_opaque(value: bytes) -> bytes:
+    """Encode ``opaque x<V>``."""
+    return encode_varint(len(value)) + value
+
+
+# --- field kinds, read from annotations ------------------------------------------
+
+
+class Uint:
+    """Marker: an unsigned integer of ``size`` bytes."""
+
+    __slots__ = ("size",)
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+
+
+class EnumOf:
+    """Marker: an integer of ``size`` bytes that must be a member of the annotated IntEnum."""
+
+    __slots__ = ("size",)
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+
+
+class _VarBytes:
+    """Marker: ``opaque x<V>``."""
+
+
+class Fixed:
+    """Marker: ``opaque x[n]``, exactly ``n`` bytes."""
+
+    __slots__ = ("size",)
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+
+
+class _Vector:
+    """Marker: ``T x<V>``, held as a tuple."""
+
+
+class _Optional:
+    """Marker: ``optional<T>``."""
+
+
+class When:
+    """Marker: the field exists only when the earlier field ``tag`` equals ``value``."""
+
+    __slots__ = ("tag", "value")
+
+    def __init__(self, tag: str, value: int) -> None:
+        self.tag = tag
+        self.value = int(value)
+
+
+U8 = Annotated[int, Uint(1)]
+U16 = Annotated[int, Uint(2)]
+U32 = Annotated[int, Uint(4)]
+U64 = Annotated[int, Uint(8)]
+VLBytes = Annotated[bytes, _VarBytes()]
+Vec = Annotated[tuple[T, ...], _Vector()]
+Opt = Annotated[Optional[T], _Optional()]  # noqa: UP045 - `T | None` is not subscriptable at run time
+
+Enum8 = Annotated[E, EnumOf(1)]
+Enum16 = Annotated[E, EnumOf(2)]
+
+
+class Struct:
+    """Base of every wire struct: the public encode/decode entry points.
+
+    Subclasses get ``_wire_encode``/``_wire_decode`` from `wire` (or write
+    them by hand for context-dependent grammar).
+    """
+
+    __slots__ = ()
+    _wire_fields: ClassVar[tuple[str, ...]] = ()
+
+    def _wire_encode(self, out: bytearray) -> None:
+        raise NotImplementedError
+
+    @classmethod
+    def _wire_decode(cls: type[S], data: bytes, pos: int, end: int) -> tuple[S, int]:
+        raise NotImplementedError
+
+    def encode(self) -> bytes:
+        """The wire encoding of this struct."""
+        out = bytearray()
+        self._wire_encode(out)
+        return bytes(out)
+
+    @classmethod
+    def decode(cls: type[S], data: bytes) -> S:
+        """Decode exactly one struct from ``data``.
+
+        Raises `DecodeError` if the data is malformed or has bytes left over.
+        """
+        if not isinstance(data, bytes):
+            data = bytes(data)
+        obj, pos = cls._wire_decode(data, 0, len(data))
+        if pos != len(data):
+            raise DecodeError(f"{cls.__name__}: {len(data) - pos} trailing bytes")
+        return obj
+
+    @classmethod
+    def decode_prefix(cls: type[S], data: bytes, pos: int = 0) -> tuple[S, int]:
+        """Decode one struct starting at ``pos``; return it and the position after it."""
+        return cls._wire_decode(data, pos, len(data))
+
+
+# --- code generation -----------------------------------------------------------
+
+
+class _Gen:
+    """Accumulates generated source lines and the constants they refer to."""
+
+    def __init__(self, owner: str) -> None:
+        self.owner = owner
+        self.lines: list[str] = []
+        self.env: dict[str, Any] = {
+            "DecodeError": DecodeError,
+            "EncodeError": EncodeError,
+            "read_varint": read_varint,
+            "read_opaque": read_opaque,
+            "encode_varint": encode_varint,
+        }
+        self.counter = 0
+
+    def fresh(self, stem: str) -> str:
+        self.counter += 1
+        return f"_{stem}{self.counter}"
+
+    def const(self, value: Any, stem: str = "c") -> str:
+        name = self.fresh(stem)
+        self.env[name] = value
+        return name
+
+    def emit(self, indent: int, line: str) -> None:
+        self.lines.append("    " * indent + line)
+
+
+def _split_annotated(tp: Any) -> tuple[Any, list[Any]]:
+    if typing.get_origin(tp) is Annotated:
+        args = typing.get_args(tp)
+        return args[0], list(args[1:])
+    return tp, []
+
+
+def _strip_none(tp: Any) -> Any:
+    origin = typing.get_origin(tp)
+    if origin is typing.Union or origin is types.UnionType:
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if len(args) == 1:
+            return args[0]
+    return tp
+
+
+def _decode_kind(g: _Gen, tp: Any, target: str, end: str, where: str, indent: int) -> None:
+    """Emit code that decodes a value of annotated type ``tp`` into ``target``."""
+    base, meta = _split_annotated(tp)
+    marker = next((m for m in meta if isinstance(m, (Uint, EnumOf, _VarBytes, Fixed, _Vector, _Optional))), None)
+    w = g.const(where, "w")
+    if isinstance(marker, (Uint, EnumOf)):
+        size = marker.size
+        if size == 1:
+            g.emit(indent, f"if pos >= {end}: raise DecodeError({w} + ': data ends inside an integer')")
+            g.emit(indent, f"{target} = data[pos]; pos += 1")
+        else:
+            g.emit(indent, f"if pos + {size} > {end}: raise DecodeError({w} + ': data ends inside an integer')")
+            g.emit(indent, f"{target} = int.from_bytes(data[pos:pos + {size}], 'big'); pos += {size}")
+        if isinstance(marker, EnumOf):
+            # Decode to the enum member; an unknown value is a decode error.
+            members = g.const({int(m): m for m in base}, "members")
+            raw = g.fresh("raw")
+            g.emit(indent, f"{raw} = {target}; {target} = {members}.get({raw})")
+            g.emit(indent, f"if {target} is None: raise DecodeError({w} + ': unknown value %d' % {raw})")
+        return
+    if isinstance(marker, _VarBytes):
+        g.emit(indent, f"{target}, pos = read_opaque(data, pos, {end}, {w})")
+        return
+    if isinstance(marker, Fixed):
+        g.emit(
+            indent, f"if pos + {marker.size} > {end}: raise DecodeError({w} + ': data ends inside a fixed-size field')"
+        )
+        g.emit(indent, f"{target} = data[pos:pos + {marker.size}]; pos += {marker.size}")
+        return
+    if isinstance(marker, _Vector):
+        (elem,) = typing.get_args(base)[:1]
+        n, stop, items, item = g.fresh("n"), g.fresh("end"), g.fresh("items"), g.fresh("x")
+        g.emit(indent, f"{n}, pos = read_varint(data, pos, {end}, {w})")
+        g.emit(indent, f"{stop} = pos + {n}")
+        g.emit(indent, f"if {stop} > {end}: raise DecodeError({w} + ': vector runs past the end of the data')")
+        g.emit(indent, f"{items} = []")
+        g.emit(indent, f"while pos < {stop}:")
+        _decode_kind(g, elem, item, stop, where + "[]", indent + 1)
+        g.emit(indent + 1, f"{items}.append({item})")
+        g.emit(indent, f"{target} = tuple({items})")
+        return
+    if isinstance(marker, _Optional):
+        inner = _strip_none(base)
+        g.emit(indent, f"if pos >= {end}: raise DecodeError({w} + ': data ends before the presence flag')")
+        g.emit(indent, "_flag = data[pos]; pos += 1")
+        g.emit(indent, "if _flag == 1:")
+        _decode_kind(g, inner, target, end, where, indent + 1)
+        g.emit(indent, "elif _flag == 0:")
+        g.emit(indent + 1, f"{target} = None")
+        g.emit(indent, "else:")
+        g.emit(indent + 1, f"raise DecodeError({w} + ': presence flag must be 0 or 1')")
+        return
+    base = _strip_none(base)
+    if isinstance(base, type) and issubclass(base, Struct):
+        cls = g.const(base, base.__name__)
+        g.emit(indent, f"{target}, pos = {cls}._wire_decode(data, pos, {end})")
+        return
+    raise TypeError(f"{g.owner}: no wire encoding for field type {tp!r}")
+
+
+def _encode_kind(g: _Gen, tp: Any, value: str, out: str, where: str, indent: int) -> None:
+    """Emit code that appends the encoding of ``value`` (of type ``tp``) to ``out``."""
+    base, meta = _split_annotated(tp)
+    marker = next((m for m in meta if isinstance(m, (Uint, EnumOf, _VarBytes, Fixed, _Vector, _Optional))), None)
+    w = g.const(where, "w")
+    if isinstance(marker, (Uint, EnumOf)):
+        if marker.size == 1:
+            g.emit(indent, f"{out}.append({value})")
+        else:
+            g.emit(indent, f"{out} += {value}.to_bytes({marker.size}, 'big')")
+        return
+    if isinstance(marker, _VarBytes):
+        g.emit(indent, f"{out} += encode_varint(len({value})); {out} += {value}")
+        return
+    if isinstance(marker, Fixed):
+        g.emit(indent, f"if len({value}) != {marker.size}: raise EncodeError({w} + ': must be {marker.size} bytes')")
+        g.emit(indent, f"{out} += {value}")
+        return
+    if isinstance(marker, _Vector):
+        (elem,) = typing.get_args(base)[:1]
+        buf, item = g.fresh("buf"), g.fresh("x")
+        g.emit(indent, f"{buf} = bytearray()")
+        g.emit(indent, f"for {item} in {value}:")
+        _encode_kind(g, elem, item, buf, where + "[]", indent + 1)
+        g.emit(indent, f"{out} += encode_varint(len({buf})); {out} += {buf}")
+        return
+    if isinstance(marker, _Optional):
+        inner = _strip_none(base)
+        g.emit(indent, f"if {value} is None:")
+        g.emit(indent + 1, f"{out}.append(0)")
+        g.emit(indent, "else:")
+        g.emit(indent + 1, f"{out}.append(1)")
+        _encode_kind(g, inner, value, out, where, indent + 1)
+        return
+    base = _strip_none(base)
+    if isinstance(base, type) and issubclass(base, Struct):
+        g.emit(indent, f"{value}._wire_encode({out})")
+        return
+    raise TypeError(f"{g.owner}: no wire encoding for field type {tp!r}")
+
+
+def _field_hints(cls: type, names: tuple[str, ...]) -> dict[str, Any]:
+    """Evaluate the annotations of the named fields in their defining modules."""
+    hints: dict[str, Any] = {}
+    for klass in reversed(cls.__mro__):
+        namespace = vars(sys.modules[klass.__module__])
+        for fname, annotation in inspect.get_annotations(klass).items():
+            if fname in names:
+                # String annotations (PEP 563) are our own source text.
+                hints[fname] = (
+                    eval(annotation, namespace, dict(vars(klass))) if isinstance(annotation, str) else annotation  # noqa: S307
+                )
+    return hints
+
+
+def wire(cls: type[S]) -> type[S]:
+    """Class decorator: generate the codec of a dataclass `Struct` from its annotations."""
+    if not (is_dataclass(cls) and issubclass(cls, Struct)):
+        raise TypeError(f"{cls.__name__}: @wire needs a dataclass deriving from Struct")
+    names = tuple(f.name for f in fields(cls) if f.init)
+    hints = _field_hints(cls, names)
+    name = cls.__name__
+
+    dec = _Gen(name)
+    dec.emit(0, "def _wire_decode(cls, data, pos, end):")
+    enc = _Gen(name)
+    enc.emit(0, "def _wire_encode(self, out):")
+    for fname in names:
+        tp = hints[fname]
+        base, meta = _split_annotated(tp)
+        when = next((m for m in meta if isinstance(m, When)), None)
+        where = f"{name}.{fname}"
+        if when is None:
+            _decode_kind(dec, tp, f"f_{fname}", "end", where, 1)
+            enc.emit(1, f"v_{fname} = self.{fname}")
+            _encode_kind(enc, tp, f"v_{fname}", "out", where, 1)
+            continue
+        if when.tag not in names or names.index(when.tag) >= names.index(fname):
+            raise TypeError(f"{where}: When() must name an earlier field")
+        inner = _strip_none(base)
+        inner_tp = Annotated[(inner, *[m for m in meta if not isinstance(m, When)])] if len(meta) > 1 else inner
+        dec.emit(1, f"if f_{when.tag} == {when.value}:")
+        _decode_kind(dec, inner_tp, f"f_{fname}", "end", where, 2)
+        dec.emit(1, "else:")
+        dec.emit(2, f"f_{fname} = None")
+        w = enc.const(where, "w")
+        enc.emit(1, f"v_{fname} = self.{fname}")
+        enc.emit(1, f"if self.{when.tag} == {when.value}:")
+        enc.emit(2, f"if v_{fname} is None: raise EncodeError({w} + ': required by {when.tag}')")
+        _encode_kind(enc, inner_tp, f"v_{fname}", "out", where, 2)
+        enc.emit(1, f"elif v_{fname} is not None:")
+        enc.emit(2, f"raise EncodeError({w} + ': not allowed for this {when.tag}')")
+    dec.emit(1, f"return cls({', '.join('f_' + n for n in names)}), pos")
+    if len(enc.lines) == 1:
+        enc.emit(1, "pass")
+
+    for gen, attr in ((dec, "_wire_decode"), (enc, "_wire_encode")):
+        namespace: dict[str, Any] = {}
+        source = "\n".join(gen.lines)
+        # The source is generated above from the class's own annotations.
+        exec(compile(source, f"<wire {cls.__module__}.{name}.{attr}>", "exec"), gen.env, namespace)  # noqa: S102
+        func = namespace[attr]
+        func.__qualname__ = f"{name}.{attr}"
+        setattr(cls, attr, classmethod(func) if attr == "_wire_decode" else func)
+    cls._wire_fields = names
+    return cls

@@ -1,0 +1,179 @@
+"""RFC 9420 §2.1 — the wire codec: round trips, canonical form, and rejection of bad input."""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+from dataclasses import dataclass
+from typing import Annotated
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from calpico.mls.codec import (
+    U8,
+    U16,
+    U32,
+    U64,
+    Enum8,
+    Fixed,
+    Opt,
+    Struct,
+    Vec,
+    VLBytes,
+    When,
+    decode_varint,
+    encode_varint,
+    read_varint,
+    wire,
+)
+from calpico.mls.errors import DecodeError, EncodeError
+
+
+class Kind(enum.IntEnum):
+    small = 1
+    large = 2
+
+
+@wire
+@dataclass(frozen=True, slots=True)
+class Pair(Struct):
+    key: U16
+    value: VLBytes
+
+
+@wire
+@dataclass(frozen=True, slots=True)
+class Sample(Struct):
+    kind: Enum8[Kind]
+    a: U8
+    b: U32
+    c: U64
+    pairs: Vec[Pair]
+    maybe: Opt[U16]
+    nested: Vec[Vec[U8]]
+    guard: Annotated[bytes, Fixed(4)]
+    small: Annotated[U16 | None, When("kind", Kind.small)] = None
+    large: Annotated[Pair | None, When("kind", Kind.large)] = None
+
+
+samples = st.builds(
+    lambda kind, a, b, c, pairs, maybe, nested, guard, sv, lv: Sample(
+        kind,
+        a,
+        b,
+        c,
+        tuple(pairs),
+        maybe,
+        tuple(tuple(x) for x in nested),
+        guard,
+        sv if kind == Kind.small else None,
+        lv if kind == Kind.large else None,
+    ),
+    st.sampled_from(Kind),
+    st.integers(0, 255),
+    st.integers(0, 2**32 - 1),
+    st.integers(0, 2**64 - 1),
+    st.lists(st.builds(Pair, st.integers(0, 65535), st.binary(max_size=300)), max_size=4),
+    st.none() | st.integers(0, 65535),
+    st.lists(st.lists(st.integers(0, 255), max_size=70), max_size=3),
+    st.binary(min_size=4, max_size=4),
+    st.integers(0, 65535),
+    st.builds(Pair, st.integers(0, 65535), st.binary(max_size=20)),
+)
+
+
+@given(samples)
+def test_struct_round_trip_is_exact(sample: Sample) -> None:
+    data = sample.encode()
+    decoded = Sample.decode(data)
+    assert decoded == sample
+    assert decoded.encode() == data
+
+
+@given(samples, st.data())
+def test_truncation_and_trailing_bytes_are_decode_errors(sample: Sample, data: st.DataObject) -> None:
+    encoded = sample.encode()
+    cut = data.draw(st.integers(0, len(encoded) - 1))
+    with pytest.raises(DecodeError):
+        Sample.decode(encoded[:cut])
+    with pytest.raises(DecodeError, match="trailing"):
+        Sample.decode(encoded + b"\x00")
+
+
+@given(st.binary(max_size=200))
+def test_random_bytes_raise_only_decode_error(blob: bytes) -> None:
+    with contextlib.suppress(DecodeError):
+        Sample.decode(blob)
+
+
+@pytest.mark.parametrize(
+    ("n", "encoded"),
+    [(0, "00"), (63, "3f"), (64, "4040"), (16383, "7fff"), (16384, "80004000"), (2**30 - 1, "bfffffff")],
+)
+def test_varint_boundaries(n: int, encoded: str) -> None:
+    assert encode_varint(n).hex() == encoded
+    assert decode_varint(bytes.fromhex(encoded)) == n
+
+
+@pytest.mark.parametrize("encoded", ["4000", "403f", "80000000", "80003fff"])
+def test_non_minimal_varint_is_rejected(encoded: str) -> None:
+    with pytest.raises(DecodeError, match="non-minimal") as info:
+        decode_varint(bytes.fromhex(encoded))
+    assert info.value.section == "2.1.2"
+
+
+@pytest.mark.parametrize("encoded", ["c0", "c000000000000000", "ff"])
+def test_reserved_varint_prefix_is_rejected(encoded: str) -> None:
+    with pytest.raises(DecodeError, match="reserved"):
+        decode_varint(bytes.fromhex(encoded))
+
+
+def test_varint_too_large_cannot_be_encoded() -> None:
+    with pytest.raises(EncodeError):
+        encode_varint(2**30)
+
+
+def test_length_past_end_is_rejected() -> None:
+    with pytest.raises(DecodeError, match="past the end"):
+        Pair.decode(bytes.fromhex("0001" + "05" + "6162"))
+    with pytest.raises(DecodeError):
+        read_varint(b"\x40", 0, 1)
+
+
+def test_optional_flag_must_be_zero_or_one() -> None:
+    good = Sample(Kind.small, 0, 0, 0, (), 7, (), b"abcd", 1, None).encode()
+    flag_at = 1 + 1 + 4 + 8 + 1
+    assert good[flag_at] == 1
+    bad = good[:flag_at] + b"\x02" + good[flag_at + 1 :]
+    with pytest.raises(DecodeError, match="presence flag"):
+        Sample.decode(bad)
+
+
+def test_unknown_enum_value_is_rejected() -> None:
+    good = Sample(Kind.small, 0, 0, 0, (), None, (), b"abcd", 1, None).encode()
+    with pytest.raises(DecodeError, match="unknown value 9"):
+        Sample.decode(b"\x09" + good[1:])
+
+
+def test_enum_fields_decode_to_members() -> None:
+    decoded = Sample.decode(Sample(Kind.large, 0, 0, 0, (), None, (), b"abcd", None, Pair(1, b"")).encode())
+    assert decoded.kind is Kind.large
+
+
+def test_select_fields_must_match_their_tag() -> None:
+    with pytest.raises(EncodeError, match="required"):
+        Sample(Kind.small, 0, 0, 0, (), None, (), b"abcd", None, None).encode()
+    with pytest.raises(EncodeError, match="not allowed"):
+        Sample(Kind.small, 0, 0, 0, (), None, (), b"abcd", 1, Pair(1, b"")).encode()
+
+
+def test_fixed_field_length_is_enforced_on_encode() -> None:
+    with pytest.raises(EncodeError):
+        Sample(Kind.small, 0, 0, 0, (), None, (), b"abc", 1, None).encode()
+
+
+def test_decoding_a_memoryview_works() -> None:
+    pair = Pair(5, b"hello")
+    assert Pair.decode(memoryview(pair.encode())) == pair  # type: ignore[arg-type]
