@@ -1,0 +1,62 @@
+"""The async engine (SQLite in WAL mode or PostgreSQL via asyncpg) and migrations on start."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, event, text
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+__all__ = ["MIGRATIONS", "create_engine", "is_sqlite", "migrate"]
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+# Any fixed number: serialises migrations when several processes start at once.
+_PG_MIGRATION_LOCK = 0x43414C50
+
+
+def is_sqlite(engine: AsyncEngine) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+def create_engine(url: str) -> AsyncEngine:
+    """An engine for ``url``.
+
+    SQLite gets one connection (SQLite has one writer at a time anyway, and
+    one connection avoids "database is locked" between our own writers), WAL
+    journaling, ``synchronous=FULL`` (a commit is on disk when it returns) and
+    foreign keys on. PostgreSQL gets a small pool.
+    """
+    if url.startswith("sqlite"):
+        if ":///" in url and not url.endswith(":memory:"):
+            Path(url.split(":///", 1)[1]).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(url, pool_size=1, max_overflow=0, pool_timeout=120)
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=FULL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=10000")
+            cur.close()
+
+        return engine
+    return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=False)
+
+
+def _upgrade(sync_conn: Connection) -> None:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["connection"] = sync_conn
+    command.upgrade(cfg, "head")
+
+
+async def migrate(engine: AsyncEngine) -> None:
+    """Apply every Alembic migration up to head (a no-op when the schema is current)."""
+    async with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATION_LOCK})
+        await conn.run_sync(_upgrade)

@@ -1,0 +1,153 @@
+"""``GET /v1/ws``: one WebSocket per device for push, resume-from-cursor, sending and acks.
+
+See `calpico.wire.push` for the frames. Authentication is the same bearer
+token as HTTP, in the ``Authorization`` header (never in the URL, which
+would end up in access logs).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from typing import Any
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from pydantic import ValidationError
+from sqlalchemy import select
+
+from calpico.wire.common import ErrorCode
+from calpico.wire.push import AckFrame, ErrorFrame, SendFrame, SentFrame
+
+from ..db.models import groups
+from ..errors import ServerError
+from ..services.auth import Principal
+from ..services.delivery import SendOutcome, device_cursors, pending_counts
+from ..services.hub import Connection
+from ..state import ServerState
+
+router = APIRouter()
+
+MAX_FRAME = 1024 * 1024
+
+
+@router.websocket("/ws")
+async def websocket(ws: WebSocket, mode: str = "push") -> None:
+    state: ServerState = ws.app.state.calpico
+    header = ws.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    try:
+        if scheme.lower() != "bearer":
+            raise ServerError("missing bearer token")
+        principal = await state.auth.authenticate(token.strip())
+    except ServerError:
+        await ws.close(code=4401, reason="unauthenticated")
+        return
+    await ws.accept()
+    closed = asyncio.Event()
+
+    async def close_cb(code: int, reason: str) -> None:
+        closed.set()
+        with contextlib.suppress(Exception):
+            await ws.close(code=code, reason=reason)
+
+    conn = Connection(principal.device_id, ws.send_text, close_cb, notify_only=(mode == "notify"))
+    hub = state.hub
+    async with state.engine.connect() as db:
+        cursors = await device_cursors(db, principal.device_id)
+        counts = await pending_counts(db, principal.device_id) if conn.notify_only else {}
+        if conn.notify_only and cursors:
+            last = dict(
+                (r.group_id, int(r.last_seq))
+                for r in await db.execute(
+                    select(groups.c.group_id, groups.c.last_seq).where(groups.c.group_id.in_(list(cursors)))
+                )
+            )
+            cursors = {g: (last.get(g, a), left) for g, (a, left) in cursors.items()}
+    await hub.attach(conn, cursors)
+    conn.writer = asyncio.create_task(_write(conn, closed))
+    try:
+        if conn.notify_only:
+            conn.counts = dict(counts)
+            hub._flush_counts(conn)
+        else:
+            for group_id in list(cursors):
+                await hub.replay(conn, group_id)
+        hub.ready(conn)
+        await _read_loop(ws, state, principal, conn, closed)
+    finally:
+        hub.detach(conn)
+        conn.writer.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await conn.writer
+
+
+async def _write(conn: Connection, closed: asyncio.Event) -> None:
+    try:
+        await conn.run_writer()
+    except Exception:
+        closed.set()
+
+
+async def _read_loop(ws: WebSocket, state: ServerState, principal: Principal, conn: Connection, closed: asyncio.Event) -> None:
+    while not closed.is_set():
+        try:
+            message = await ws.receive()
+        except (WebSocketDisconnect, RuntimeError):
+            return
+        if message["type"] == "websocket.disconnect":
+            return
+        text = message.get("text")
+        if text is None:
+            raw = message.get("bytes") or b""
+            text = raw.decode("utf-8", "replace")
+        if len(text) > MAX_FRAME:
+            conn.push(_error(ErrorCode.TOO_LARGE, "frame too large"))
+            continue
+        try:
+            data: Any = json.loads(text)
+            kind = data.get("type") if isinstance(data, dict) else None
+            if kind == "send":
+                await _send(state, principal, conn, SendFrame.model_validate(data))
+            elif kind == "ack":
+                frame = AckFrame.model_validate(data)
+                for a in frame.acks:
+                    state.writer.ack(principal.device_id, a.group_id, a.seq)
+            else:
+                conn.push(_error(ErrorCode.BAD_REQUEST, "unknown frame type"))
+        except (ValueError, ValidationError):
+            conn.push(_error(ErrorCode.BAD_REQUEST, "malformed frame"))
+
+
+async def _send(state: ServerState, principal: Principal, conn: Connection, frame: SendFrame) -> None:
+    try:
+        future = await state.groups.submit(principal, frame.group_id, frame.client_id, frame.message, frame.welcome)
+    except ServerError as exc:
+        conn.push(_server_error(exc, frame.client_id))
+        return
+
+    def done(f: asyncio.Future[SendOutcome]) -> None:
+        exc = f.exception()
+        if exc is not None:
+            if isinstance(exc, ServerError):
+                conn.push(_server_error(exc, frame.client_id))
+            else:
+                conn.push(_error(ErrorCode.UNAVAILABLE, "storage unavailable", frame.client_id))
+            return
+        r = f.result()
+        conn.push(
+            SentFrame(
+                group_id=frame.group_id, client_id=frame.client_id, seq=r.seq, epoch=r.epoch, duplicate=r.duplicate
+            ).model_dump_json()
+        )
+
+    future.add_done_callback(done)
+
+
+def _server_error(exc: ServerError, client_id: str | None) -> str:
+    body = exc.body()
+    return ErrorFrame(code=body.code, message=body.message, client_id=client_id, current_epoch=body.current_epoch).model_dump_json()
+
+
+def _error(code: ErrorCode, message: str, client_id: str | None = None) -> str:
+    return ErrorFrame(code=code, message=message, client_id=client_id).model_dump_json()

@@ -1,0 +1,433 @@
+"""Storing and reading the per-group message logs — group commit, cursors, acks, retention.
+
+Theory of operation
+-------------------
+Application messages go through one `MessageWriter` per process. Senders
+enqueue and wait on a future; the writer takes everything queued (up to
+``max_batch``) and writes it in **one transaction**: one lookup for resent
+client ids, one conditional ``UPDATE groups ... WHERE epoch = :e RETURNING
+last_seq`` per group in the batch (this allocates the group's next sequence
+numbers and, under PostgreSQL's row lock, orders the group's log across
+processes), one multi-row ``INSERT`` into ``messages``, and the acks that
+arrived meanwhile. Only after the commit returns (SQLite ``synchronous=FULL``,
+PostgreSQL's default ``fsync``) are the futures resolved: a sender that got
+its result knows the message is on disk. Then one event goes to pub/sub
+carrying each message's push frame, encoded once.
+
+Devices read with a cursor per group (``memberships.acked_seq``): their
+inbox is every message after it, up to ``left_seq`` if they left.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import and_, bindparam, delete, exists, func, insert, or_, select, update
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from calpico.wire.common import b64encode
+
+from ..db.models import groups, memberships, messages, welcome_targets
+from ..errors import NotFound, ServerError, StaleEpoch, Unavailable
+from . import metrics
+from .events import KIND_CODES, encode_event, message_frame
+
+__all__ = ["MessageWriter", "PendingSend", "SendOutcome", "StoredMessage", "read_group_range", "read_inbox"]
+
+log = logging.getLogger("calpico.server.delivery")
+WELCOME = KIND_CODES[next(k for k in KIND_CODES if k.value == "welcome")]
+
+
+@dataclass(frozen=True, slots=True)
+class SendOutcome:
+    seq: int
+    epoch: int
+    duplicate: bool = False
+
+
+@dataclass(slots=True)
+class PendingSend:
+    group_id: bytes
+    epoch: int
+    sender: str
+    client_id: str
+    body: bytes
+    future: asyncio.Future[SendOutcome] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    group_id: bytes
+    seq: int
+    epoch: int
+    kind: int
+    sender: str
+    client_id: str
+    body: bytes
+    created_at: float
+
+    def frame(self) -> str:
+        return message_frame(
+            b64encode(self.group_id),
+            self.seq,
+            self.epoch,
+            self.kind,
+            self.sender,
+            self.client_id,
+            self.body,
+            self.created_at,
+        )
+
+
+class MessageWriter:
+    """Batches application messages and acks into few transactions (see the module docstring)."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        publish: Callable[[bytes], Awaitable[None]],
+        clock: Callable[[], float] = time.time,
+        max_batch: int = 2000,
+    ) -> None:
+        self._engine = engine
+        self._publish = publish
+        self._clock = clock
+        self._max_batch = max_batch
+        self._queue: list[PendingSend] = []
+        self._acks: dict[tuple[str, bytes], int] = {}
+        self._ack_waiters: list[asyncio.Future[None]] = []
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="calpico-writer")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+        for item in self._queue:
+            if not item.future.done():
+                item.future.set_exception(Unavailable("server shutting down"))
+
+    def submit(self, item: PendingSend) -> asyncio.Future[SendOutcome]:
+        self._queue.append(item)
+        self._wake.set()
+        return item.future
+
+    def ack(self, device_id: str, group_id: bytes, seq: int) -> asyncio.Future[None]:
+        """Record that ``device_id`` processed ``group_id`` up to ``seq``; the future resolves once stored."""
+        key = (device_id, group_id)
+        if seq > self._acks.get(key, -1):
+            self._acks[key] = seq
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._ack_waiters.append(fut)
+        self._wake.set()
+        return fut
+
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._queue or self._acks:
+                batch = self._queue[: self._max_batch]
+                del self._queue[: self._max_batch]
+                acks, self._acks = self._acks, {}
+                waiters, self._ack_waiters = self._ack_waiters, []
+                try:
+                    event = await self._flush(batch, acks)
+                except Exception as exc:
+                    log.exception("writing a batch of %d messages failed", len(batch))
+                    error = Unavailable("storage is unavailable; retry")
+                    error.__cause__ = exc
+                    for item in batch:
+                        if not item.future.done():
+                            item.future.set_exception(error)
+                    for w in waiters:
+                        if not w.done():
+                            w.set_exception(error)
+                    continue
+                for w in waiters:
+                    if not w.done():
+                        w.set_result(None)
+                if event is not None:
+                    try:
+                        await self._publish(event)
+                    except Exception:
+                        log.exception("publishing a batch failed; devices will catch up from the database")
+
+    async def _flush(self, batch: list[PendingSend], acks: dict[tuple[str, bytes], int]) -> bytes | None:
+        for attempt in range(3):
+            try:
+                return await self._flush_once(batch, acks)
+            except DBAPIError as exc:  # deadlock or serialization failure between processes: retry
+                if attempt == 2 or "deadlock" not in str(exc).lower():
+                    raise
+        return None  # pragma: no cover
+
+    async def _flush_once(self, batch: list[PendingSend], acks: dict[tuple[str, bytes], int]) -> bytes | None:
+        now = self._clock()
+        results: list[tuple[PendingSend, SendOutcome | ServerError]] = []
+        rows: list[dict[str, Any]] = []
+        async with self._engine.begin() as conn:
+            fresh = await self._drop_duplicates(conn, batch, results)
+            by_group: dict[tuple[bytes, int], list[PendingSend]] = defaultdict(list)
+            for item in fresh:
+                by_group[(item.group_id, item.epoch)].append(item)
+            # A fixed lock order (by group id) keeps concurrent writers from deadlocking.
+            for (group_id, epoch), items in sorted(by_group.items()):
+                n = len(items)
+                row = (
+                    await conn.execute(
+                        update(groups)
+                        .where(groups.c.group_id == group_id, groups.c.epoch == epoch)
+                        .values(last_seq=groups.c.last_seq + n)
+                        .returning(groups.c.last_seq)
+                    )
+                ).first()
+                if row is None:
+                    current = (
+                        await conn.execute(select(groups.c.epoch).where(groups.c.group_id == group_id))
+                    ).scalar_one_or_none()
+                    err: ServerError = (
+                        NotFound("no such group")
+                        if current is None
+                        else StaleEpoch(f"the group is at epoch {current}", current_epoch=int(current))
+                    )
+                    results.extend((item, err) for item in items)
+                    continue
+                first = int(row.last_seq) - n + 1
+                for offset, item in enumerate(items):
+                    seq = first + offset
+                    rows.append(
+                        {
+                            "group_id": group_id,
+                            "seq": seq,
+                            "kind": 1,
+                            "epoch": epoch,
+                            "sender": item.sender,
+                            "client_id": item.client_id,
+                            "body": item.body,
+                            "created_at": now,
+                        }
+                    )
+                    results.append((item, SendOutcome(seq, epoch)))
+            if rows:
+                await conn.execute(insert(messages), rows)
+            if acks:
+                await conn.execute(
+                    update(memberships)
+                    .where(
+                        memberships.c.device_id == bindparam("b_device"),
+                        memberships.c.group_id == bindparam("b_group"),
+                        memberships.c.acked_seq < bindparam("b_seq"),
+                    )
+                    .values(acked_seq=bindparam("b_seq")),
+                    [{"b_device": d, "b_group": g, "b_seq": s} for (d, g), s in sorted(acks.items())],
+                )
+        # Committed: now, and only now, the senders hear back.
+        for item, outcome in results:
+            if item.future.done():
+                continue
+            if isinstance(outcome, ServerError):
+                item.future.set_exception(outcome)
+            else:
+                item.future.set_result(outcome)
+        if not rows:
+            return None
+        metrics.MESSAGES_STORED.inc(len(rows))
+        metrics.BATCH_SIZE.observe(len(rows))
+        items: list[list[Any]] = []
+        for r in rows:
+            g = b64encode(r["group_id"])
+            frame = message_frame(g, r["seq"], r["epoch"], 1, r["sender"], r["client_id"], r["body"], now)
+            items.append(["m", g, r["seq"], frame, None])
+        return encode_event(items)
+
+    async def _drop_duplicates(
+        self, conn: AsyncConnection, batch: list[PendingSend], results: list[tuple[PendingSend, SendOutcome | ServerError]]
+    ) -> list[PendingSend]:
+        """Answer resends (same group, sender and client id) with the stored result; return the rest."""
+        if not batch:
+            return []
+        seen: dict[tuple[bytes, str, str], SendOutcome] = {}
+        ids = sorted({item.client_id for item in batch})
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            found = await conn.execute(
+                select(messages.c.group_id, messages.c.sender, messages.c.client_id, messages.c.seq, messages.c.epoch).where(
+                    messages.c.client_id.in_(chunk)
+                )
+            )
+            for r in found:
+                seen[(r.group_id, r.sender, r.client_id)] = SendOutcome(int(r.seq), int(r.epoch), duplicate=True)
+        fresh: list[PendingSend] = []
+        in_batch: dict[tuple[bytes, str, str], PendingSend] = {}
+        for item in batch:
+            key = (item.group_id, item.sender, item.client_id)
+            if key in seen:
+                results.append((item, seen[key]))
+            elif key in in_batch:
+                # Same id twice in one batch: the second gets the first's result once it is known.
+                first = in_batch[key]
+                first.future.add_done_callback(_copy_as_duplicate(item.future))
+            else:
+                in_batch[key] = item
+                fresh.append(item)
+        return fresh
+
+
+def _copy_as_duplicate(target: asyncio.Future[SendOutcome]) -> Callable[[asyncio.Future[SendOutcome]], None]:
+    def copy(source: asyncio.Future[SendOutcome]) -> None:
+        if target.done():
+            return
+        if source.exception() is not None:
+            target.set_exception(source.exception())  # type: ignore[arg-type]
+        else:
+            r = source.result()
+            target.set_result(SendOutcome(r.seq, r.epoch, duplicate=True))
+
+    return copy
+
+
+def _visible_to(device_id: str) -> Any:
+    """Messages a device may read: everything but Welcomes, and the Welcomes naming it."""
+    return or_(
+        messages.c.kind != WELCOME,
+        exists().where(
+            welcome_targets.c.group_id == messages.c.group_id,
+            welcome_targets.c.seq == messages.c.seq,
+            welcome_targets.c.device_id == device_id,
+        ),
+    )
+
+
+async def read_inbox(conn: AsyncConnection, device_id: str, limit: int) -> tuple[list[StoredMessage], bool]:
+    """Up to ``limit`` messages after the device's cursors, ordered by group then seq."""
+    stmt = (
+        select(
+            messages.c.group_id,
+            messages.c.seq,
+            messages.c.epoch,
+            messages.c.kind,
+            messages.c.sender,
+            messages.c.client_id,
+            messages.c.body,
+            messages.c.created_at,
+        )
+        .join(
+            memberships,
+            and_(
+                memberships.c.group_id == messages.c.group_id,
+                messages.c.seq > memberships.c.acked_seq,
+                or_(memberships.c.left_seq.is_(None), messages.c.seq <= memberships.c.left_seq),
+            ),
+        )
+        .where(memberships.c.device_id == device_id, _visible_to(device_id))
+        .order_by(messages.c.group_id, messages.c.seq)
+        .limit(limit + 1)
+    )
+    rows = [StoredMessage(*r) for r in await conn.execute(stmt)]
+    return rows[:limit], len(rows) > limit
+
+
+async def read_group_range(
+    conn: AsyncConnection, device_id: str, group_id: bytes, after: int, upto: int | None, limit: int
+) -> list[StoredMessage]:
+    """Messages of one group with ``after < seq <= upto`` that the device may read."""
+    ms = (
+        await conn.execute(
+            select(memberships.c.acked_seq, memberships.c.left_seq)
+            .where(memberships.c.device_id == device_id, memberships.c.group_id == group_id)
+            .order_by(memberships.c.joined_seq.desc())
+            .limit(1)
+        )
+    ).first()
+    if ms is None:
+        return []
+    lower = max(after, int(ms.acked_seq))
+    cond = [messages.c.group_id == group_id, messages.c.seq > lower, _visible_to(device_id)]
+    if ms.left_seq is not None:
+        cond.append(messages.c.seq <= ms.left_seq)
+    if upto is not None:
+        cond.append(messages.c.seq <= upto)
+    rows = await conn.execute(
+        select(
+            messages.c.group_id,
+            messages.c.seq,
+            messages.c.epoch,
+            messages.c.kind,
+            messages.c.sender,
+            messages.c.client_id,
+            messages.c.body,
+            messages.c.created_at,
+        )
+        .where(*cond)
+        .order_by(messages.c.seq)
+        .limit(limit)
+    )
+    return [StoredMessage(*r) for r in rows]
+
+
+async def pending_counts(conn: AsyncConnection, device_id: str) -> dict[bytes, int]:
+    """How many unacknowledged messages the device has, per group (content-free)."""
+    rows = await conn.execute(
+        select(messages.c.group_id, func.count())
+        .join(
+            memberships,
+            and_(
+                memberships.c.group_id == messages.c.group_id,
+                messages.c.seq > memberships.c.acked_seq,
+                or_(memberships.c.left_seq.is_(None), messages.c.seq <= memberships.c.left_seq),
+            ),
+        )
+        .where(memberships.c.device_id == device_id, _visible_to(device_id))
+        .group_by(messages.c.group_id)
+    )
+    return {r[0]: int(r[1]) for r in rows}
+
+
+async def device_cursors(conn: AsyncConnection, device_id: str) -> dict[bytes, tuple[int, int | None]]:
+    """``group → (acked_seq, left_seq)`` for every membership of the device that still has a range."""
+    rows = await conn.execute(
+        select(memberships.c.group_id, memberships.c.acked_seq, memberships.c.left_seq).where(
+            memberships.c.device_id == device_id,
+            or_(memberships.c.left_seq.is_(None), memberships.c.acked_seq < memberships.c.left_seq),
+        )
+    )
+    return {r.group_id: (int(r.acked_seq), None if r.left_seq is None else int(r.left_seq)) for r in rows}
+
+
+async def sweep(conn: AsyncConnection, now: float, retention: float) -> int:
+    """Delete messages every device acknowledged or older than the retention; return how many."""
+    cutoff = now - retention
+    old = await conn.execute(delete(messages).where(messages.c.created_at < cutoff))
+    needing = (
+        select(func.min(memberships.c.acked_seq))
+        .where(
+            memberships.c.group_id == messages.c.group_id,
+            or_(memberships.c.left_seq.is_(None), memberships.c.acked_seq < memberships.c.left_seq),
+        )
+        .scalar_subquery()
+    )
+    last = select(groups.c.last_seq).where(groups.c.group_id == messages.c.group_id).scalar_subquery()
+    acked = await conn.execute(delete(messages).where(messages.c.seq <= func.coalesce(needing, last)))
+    await conn.execute(
+        delete(welcome_targets).where(
+            ~exists().where(messages.c.group_id == welcome_targets.c.group_id, messages.c.seq == welcome_targets.c.seq)
+        )
+    )
+    await conn.execute(
+        delete(memberships).where(memberships.c.left_seq.is_not(None), memberships.c.acked_seq >= memberships.c.left_seq)
+    )
+    return int(old.rowcount or 0) + int(acked.rowcount or 0)
