@@ -23,7 +23,7 @@ __all__ = [
     "UserDevices",
 ]
 
-KeyPackageBytes = Annotated[bytes, Field(min_length=1)]
+KeyPackageBytes = Annotated[B64, Field(min_length=1, max_length=64 * 1024)]
 
 
 class KeyPackageUpload(Model):

@@ -16,7 +16,7 @@ __all__ = [
     "SendResult",
 ]
 
-GroupIdBytes = Annotated[bytes, Field(min_length=1, max_length=255)]
+GroupIdBytes = Annotated[B64, Field(min_length=1, max_length=255)]
 
 
 class CreateGroupRequest(Model):

@@ -284,7 +284,7 @@ class GroupService:
                 added, removed = await self._apply_commit(conn, principal, state, msg, roster, seq)
                 if welcome is not None:
                     targets = await self._welcome_targets(conn, state, welcome, set(added.values()))
-                    welcome_id = f"{client_id}#welcome"[:64]
+                    welcome_id = f"{client_id}:welcome"[:64]
                     rows.append(_row(group_id, seq + 1, _WELCOME, new_epoch, principal.device_id, welcome_id, welcome, now))
                     await conn.execute(
                         insert(welcome_targets), [{"group_id": group_id, "seq": seq + 1, "device_id": d} for d in targets]
