@@ -8,6 +8,8 @@ from rich.table import Table
 
 import calpico
 
+from .server_cmd import server_app
+
 app = typer.Typer(
     name="calpico",
     help="Calpico: end-to-end encrypted chat for people and their AI assistants.",
@@ -15,6 +17,7 @@ app = typer.Typer(
     add_completion=False,
 )
 console = Console()
+app.add_typer(server_app, name="server")
 
 
 @app.callback(invoke_without_command=True)

@@ -251,7 +251,7 @@ class MessageWriter:
         for r in rows:
             g = b64encode(r["group_id"])
             frame = message_frame(g, r["seq"], r["epoch"], 1, r["sender"], r["client_id"], r["body"], now)
-            items.append(["m", g, r["seq"], frame, None])
+            items.append(["m", g, r["seq"], frame, None, r["sender"]])
         return encode_event(items)
 
     async def _drop_duplicates(
@@ -301,13 +301,16 @@ def _copy_as_duplicate(target: asyncio.Future[SendOutcome]) -> Callable[[asyncio
 
 
 def _visible_to(device_id: str) -> Any:
-    """Messages a device may read: everything but Welcomes, and the Welcomes naming it."""
-    return or_(
-        messages.c.kind != WELCOME,
-        exists().where(
-            welcome_targets.c.group_id == messages.c.group_id,
-            welcome_targets.c.seq == messages.c.seq,
-            welcome_targets.c.device_id == device_id,
+    """Messages a device gets: not its own, and of the Welcomes only those naming it."""
+    return and_(
+        messages.c.sender != device_id,
+        or_(
+            messages.c.kind != WELCOME,
+            exists().where(
+                welcome_targets.c.group_id == messages.c.group_id,
+                welcome_targets.c.seq == messages.c.seq,
+                welcome_targets.c.device_id == device_id,
+            ),
         ),
     )
 

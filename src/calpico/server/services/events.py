@@ -2,10 +2,10 @@
 
 An event is a JSON list of items, applied in order:
 
-- ``["m", group, seq, frame, targets]``: a stored message; ``frame`` is the
-  WebSocket text frame, encoded once and sent as-is to every recipient;
-  ``targets`` is null (every device in the group) or the device ids a
-  Welcome is for.
+- ``["m", group, seq, frame, targets, sender]``: a stored message; ``frame``
+  is the WebSocket text frame, encoded once and sent as-is to every
+  recipient; ``targets`` is null (every device in the group) or the device
+  ids a Welcome is for; the sending device does not get its own message.
 - ``["r", group, epoch, added, removed]``: a roster change after a commit;
   ``added`` is ``[[device_id, joined_seq], ...]``, ``removed`` device ids.
 - ``["x", device_id]``: the device was revoked; drop its connections and tokens.

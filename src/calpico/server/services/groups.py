@@ -294,11 +294,12 @@ class GroupService:
                 await conn.execute(delete(proposals).where(proposals.c.group_id == group_id, proposals.c.epoch <= msg.epoch))
             await conn.execute(insert(messages), rows)
         g = b64encode(group_id)
-        items: list[list[Any]] = [["m", g, rows[0]["seq"], _frame(g, rows[0]), None]]
+        me = principal.device_id
+        items: list[list[Any]] = [["m", g, rows[0]["seq"], _frame(g, rows[0]), None, me]]
         if is_commit:
             items.append(["r", g, new_epoch, [[d, seq] for d in added.values()], list(removed.values())])
         if len(rows) > 1:
-            items.append(["m", g, rows[1]["seq"], _frame(g, rows[1]), targets])
+            items.append(["m", g, rows[1]["seq"], _frame(g, rows[1]), targets, me])
         return SendOutcome(seq, new_epoch), encode_event(items)
 
     async def _apply_commit(

@@ -9,8 +9,9 @@ order in which pub/sub events arrive:
 - a frame at ``last + 1`` is sent and advances ``last``;
 - a frame at or below ``last`` is a duplicate and is dropped;
 - a frame past ``last + 1`` means something in between has not been seen
-  here (a Welcome for other devices, or an event of another process still in
-  flight): the connection reads the range from the database, where it is
+  here (an event of another process still in flight, or a message this
+  device does not get — its own, or a Welcome for others — that arrived out
+  of order): the connection reads the range from the database, where it is
   already committed, and sends what it finds, in order.
 
 Frames are queued per connection and written by one task per connection, so
@@ -209,16 +210,16 @@ class Hub:
 
     def _apply_to(self, conn: Connection, item: list[Any]) -> None:
         group_id = b64decode(item[1])
-        seq, frame, targets = int(item[2]), item[3], item[4]
+        seq, frame, targets, sender = int(item[2]), item[3], item[4], item[5]
         last = conn.last.get(group_id)
         if last is None or seq <= last or seq > conn.upto.get(group_id, seq):
             return
         if group_id in conn.catching_up:
             conn.dirty.add(group_id)  # the running catch-up will read it from the database
             return
-        if targets and conn.device_id not in targets:
+        if sender == conn.device_id or (targets and conn.device_id not in targets):
             if seq == last + 1:
-                conn.last[group_id] = seq  # a Welcome for someone else: skip its place
+                conn.last[group_id] = seq  # its own message, or a Welcome for someone else: skip its place
             return
         if seq == last + 1:
             conn.last[group_id] = seq
