@@ -77,16 +77,17 @@ class AuthService:
         another device, or if the signature does not verify.
         """
         now = self._clock()
+        # Consume the nonce in its own transaction, so that a failed attempt still uses it up.
         async with self._engine.begin() as conn:
-            # Consume the nonce first: a second attempt with it always fails.
             deleted = await conn.execute(
                 delete(challenges)
                 .where(challenges.c.nonce == nonce, challenges.c.device_id == device_id)
                 .returning(challenges.c.expires_at)
             )
             row = deleted.first()
-            if row is None or row.expires_at < now:
-                raise BadSignature("unknown or expired challenge")
+        if row is None or row.expires_at < now:
+            raise BadSignature("unknown or expired challenge")
+        async with self._engine.begin() as conn:
             dev = (
                 await conn.execute(
                     select(devices.c.signature_key, devices.c.cipher_suite, devices.c.user_id, users.c.username)
