@@ -115,7 +115,9 @@ async def register(http: httpx.AsyncClient, sem: asyncio.Semaphore) -> Member:
         ch = (await http.post("/v1/auth/challenge", json={"device_id": device_id})).json()
         nonce = base64.urlsafe_b64decode(ch["nonce"] + "==")
         sig = keys.sign_challenge(nonce, device_id, ch["server_name"])
-        r = await http.post("/v1/auth/token", json={"device_id": device_id, "nonce": ch["nonce"], "signature": b64(sig)})
+        r = await http.post(
+            "/v1/auth/token", json={"device_id": device_id, "nonce": ch["nonce"], "signature": b64(sig)}
+        )
         r.raise_for_status()
         return Member(name, device_id, keys, r.json()["token"])
 
@@ -125,10 +127,11 @@ async def build_group(http: httpx.AsyncClient, members: list[Member]) -> bytes:
     gid = uuid.uuid4().bytes
     owner = members[0]
     h = {"Authorization": f"Bearer {owner.token}"}
-    (await http.post("/v1/groups", json={"group_id": b64(gid), "cipher_suite": mls.SUITE}, headers=h)).raise_for_status()
-    epoch = 0
+    (
+        await http.post("/v1/groups", json={"group_id": b64(gid), "cipher_suite": mls.SUITE}, headers=h)
+    ).raise_for_status()
     rest = members[1:]
-    for start in range(0, len(rest), 400):
+    for epoch, start in enumerate(range(0, len(rest), 400)):
         chunk = rest[start : start + 400]
         kps = []
         for m in chunk:
@@ -145,16 +148,14 @@ async def build_group(http: httpx.AsyncClient, members: list[Member]) -> bytes:
         }
         r = await http.post(f"/v1/groups/{b64(gid)}/messages", json=body, headers=h)
         r.raise_for_status()
-        epoch += 1
     return gid
 
 
 async def reader(m: Member) -> None:
     """Count frames; for latency, read the send time the sender put in the client id."""
     try:
-        async for frame in m.ws:
-            if isinstance(frame, bytes):
-                frame = frame.decode()
+        async for raw in m.ws:
+            frame = raw.decode() if isinstance(raw, bytes) else raw
             if '"sent"' in frame[:20]:
                 if m.acks is not None:
                     m.acks.put_nowait(None)
@@ -248,7 +249,9 @@ async def connect(target: Target, m: Member, gid: bytes | None) -> None:
         url, headers = target.ws_url, {"Authorization": f"Bearer {m.token}"}
     else:
         url, headers = f"{target.ws_url}/{b64(gid or b'idle')}", {}
-    m.ws = await websockets.connect(url, additional_headers=headers, max_size=None, compression=None, ping_interval=None)
+    m.ws = await websockets.connect(
+        url, additional_headers=headers, max_size=None, compression=None, ping_interval=None
+    )
     m.acks = asyncio.Queue()
     m.reader = asyncio.create_task(reader(m))
 
@@ -295,7 +298,7 @@ async def main() -> None:
     if opts.quick:
         opts.idle = min(opts.idle, 1000)
         opts.seconds = 2.0
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
     tmp = Path(tempfile.mkdtemp(prefix="calpico-bench-"))
@@ -343,7 +346,7 @@ async def main() -> None:
                     for m in ms[1:]:
                         m.sample = True
                 half = acc / 2
-                hacc, hdlv, lat = await run_load(target, built, seconds, half)
+                _hacc, _hdlv, lat = await run_load(target, built, seconds, half)
                 for _, _, ms in built:
                     for m in ms:
                         m.sample = False

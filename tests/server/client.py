@@ -60,7 +60,9 @@ class Device:
         r = await self.post("/v1/groups", json={"group_id": b64encode(group_id), "cipher_suite": mls.SUITE})
         assert r.status_code == 201, r.text
 
-    async def send(self, group_id: bytes, message: bytes, welcome: bytes | None = None, client_id: str | None = None) -> httpx.Response:
+    async def send(
+        self, group_id: bytes, message: bytes, welcome: bytes | None = None, client_id: str | None = None
+    ) -> httpx.Response:
         body: dict[str, Any] = {"client_id": client_id or uuid.uuid4().hex, "message": b64encode(message)}
         if welcome is not None:
             body["welcome"] = b64encode(welcome)
@@ -120,7 +122,8 @@ class ApiClient:
     async def add_device(self, owner: Device) -> Device:
         keys = mls.DeviceKeys.generate()
         r = await owner.post(
-            "/v1/devices", json={"signature_key": b64encode(keys.public_key), "cipher_suite": mls.SUITE, "name": "second"}
+            "/v1/devices",
+            json={"signature_key": b64encode(keys.public_key), "cipher_suite": mls.SUITE, "name": "second"},
         )
         assert r.status_code == 201, r.text
         return await self.login(owner.username, r.json()["device_id"], keys)

@@ -80,7 +80,9 @@ async def test_hand_made_malformed_requests(server: tuple[ServerProcess, dict[st
             http.post("/v1/accounts", json={"username": "x", "device": {"signature_key": "!!!", "cipher_suite": 1}}),
             http.post(f"/v1/groups/{group}/messages", json={"client_id": "a", "message": "AAAA"}),
             http.post("/v1/key-packages", json={"key_packages": [b64encode(b"\x00\x01\x00\x05garbage")]}),
-            http.post("/v1/key-packages", json={"key_packages": [b64encode(mls.key_package(mls.DeviceKeys.generate()))]}),
+            http.post(
+                "/v1/key-packages", json={"key_packages": [b64encode(mls.key_package(mls.DeviceKeys.generate()))]}
+            ),
             http.post("/v1/groups", content=b"x" * (2 * 1024 * 1024), headers={"content-type": "application/json"}),
             http.get("/v1/inbox", params={"limit": "-1"}),
             http.put("/v1/contact-policy", json={"policy": "everyone"}),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -64,7 +63,9 @@ async def test_kill_9_loses_no_acknowledged_message(sqlite_server: ServerProcess
         # Alice resends everything she is unsure of with the same ids: idempotent.
         for cid in attempted:
             if cid not in acknowledged:
-                assert (await alice.send(group, mls.application(group, 1, cid.encode()), client_id=cid)).status_code == 200
+                assert (
+                    await alice.send(group, mls.application(group, 1, cid.encode()), client_id=cid)
+                ).status_code == 200
         got = [m["client_id"] for m in await bob.inbox() if m["kind"] == "application"]
         assert acknowledged <= set(got)
         assert set(got) == set(attempted)
@@ -129,5 +130,3 @@ async def test_two_processes_share_delivery_and_commit_ordering(two_nodes: tuple
     finally:
         await api_a.aclose()
         await api_b.aclose()
-
-

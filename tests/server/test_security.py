@@ -156,7 +156,7 @@ async def test_no_plaintext_or_token_in_database_logs_or_metrics(
     async with state.engine.connect() as conn:
         tables = ["users", "devices", "tokens", "challenges", "key_packages", "groups", "memberships", "messages"]
         for table in tables:
-            for row in await conn.execute(text(f"SELECT * FROM {table}")):  # noqa: S608 - fixed names
+            for row in await conn.execute(text(f"SELECT * FROM {table}")):
                 for value in row:
                     dump += value if isinstance(value, bytes) else str(value).encode()
     if api.config.database_url is None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -65,7 +64,9 @@ async def test_push_resume_send_and_ack_over_websocket(server: ServerProcess) ->
         live = await _frames(bob_ws, 1)
         assert live[0]["seq"] == sent[0]["seq"] and live[0]["client_id"] == "live-1"
         # Bob acks the first two, reconnects, and resumes after his cursor.
-        await bob_ws.send(json.dumps({"type": "ack", "acks": [{"group_id": b64encode(group), "seq": backlog[2]["seq"]}]}))
+        await bob_ws.send(
+            json.dumps({"type": "ack", "acks": [{"group_id": b64encode(group), "seq": backlog[2]["seq"]}]})
+        )
         await asyncio.sleep(0.3)
         await bob_ws.close()
         bob_ws = await _connect(server, bob)
@@ -105,5 +106,3 @@ async def test_websocket_refuses_missing_and_revoked_tokens(server: ServerProces
             await _connect(server, second)
     finally:
         await api.aclose()
-
-

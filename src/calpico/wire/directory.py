@@ -12,8 +12,8 @@ from .common import B64, DeviceId, Model, Username
 
 __all__ = [
     "BlockList",
-    "ClaimedKeyPackage",
     "ClaimResponse",
+    "ClaimedKeyPackage",
     "ContactList",
     "ContactPolicy",
     "ContactPolicyBody",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter
 
 from calpico.wire.accounts import (
     ChallengeRequest,
@@ -57,7 +57,7 @@ async def add_device(body: NewDevice, principal: Auth, state: State) -> DeviceIn
 
 
 @router.delete("/devices/{device_id}", status_code=204)
-async def revoke_device(principal: Auth, state: State, device_id: DeviceId = Path()) -> None:
+async def revoke_device(principal: Auth, state: State, device_id: DeviceId) -> None:
     """Revoke one of the caller's devices; its tokens and connections stop at once."""
     await state.accounts.revoke_device(principal, device_id)
     await state.revoke(device_id)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter
 
 from calpico.wire.common import Username
 from calpico.wire.directory import (
@@ -23,7 +23,7 @@ router = APIRouter(tags=["directory"], responses=ERRORS)
 
 
 @router.get("/users/{username}/devices", response_model=UserDevices)
-async def user_devices(principal: Auth, state: State, username: Username = Path()) -> UserDevices:
+async def user_devices(principal: Auth, state: State, username: Username) -> UserDevices:
     """A user's active devices and their signature keys."""
     return UserDevices(username=username, devices=await state.accounts.list_devices(username))
 
@@ -43,7 +43,7 @@ async def count_key_packages(principal: Auth, state: State) -> KeyPackageCount:
 
 
 @router.post("/users/{username}/key-packages/claim", response_model=ClaimResponse)
-async def claim_key_packages(principal: Auth, state: State, username: Username = Path()) -> ClaimResponse:
+async def claim_key_packages(principal: Auth, state: State, username: Username) -> ClaimResponse:
     """Claim one KeyPackage per device of ``username`` (blocked, contacts-only and rate limits apply)."""
     return ClaimResponse(username=username, key_packages=await state.directory.claim(principal, username))
 
@@ -54,13 +54,13 @@ async def list_blocks(principal: Auth, state: State) -> BlockList:
 
 
 @router.put("/blocks/{username}", status_code=204)
-async def block(principal: Auth, state: State, username: Username = Path()) -> None:
+async def block(principal: Auth, state: State, username: Username) -> None:
     """Block a user: they cannot claim your KeyPackages, start a conversation with you, or add you."""
     await state.directory.set_block(principal, username, True)
 
 
 @router.delete("/blocks/{username}", status_code=204)
-async def unblock(principal: Auth, state: State, username: Username = Path()) -> None:
+async def unblock(principal: Auth, state: State, username: Username) -> None:
     await state.directory.set_block(principal, username, False)
 
 
@@ -70,12 +70,12 @@ async def list_contacts(principal: Auth, state: State) -> ContactList:
 
 
 @router.put("/contacts/{username}", status_code=204)
-async def add_contact(principal: Auth, state: State, username: Username = Path()) -> None:
+async def add_contact(principal: Auth, state: State, username: Username) -> None:
     await state.directory.set_contact(principal, username, True)
 
 
 @router.delete("/contacts/{username}", status_code=204)
-async def remove_contact(principal: Auth, state: State, username: Username = Path()) -> None:
+async def remove_contact(principal: Auth, state: State, username: Username) -> None:
     await state.directory.set_contact(principal, username, False)
 
 

@@ -28,14 +28,18 @@ async def create_group(body: CreateGroupRequest, principal: Auth, state: State) 
     """Register a new group at epoch 0 with the calling device as leaf 0."""
     await state.groups.create(principal, body.group_id, body.cipher_suite)
     group, members = await state.groups.info(principal, body.group_id)
-    return GroupInfoResponse(group_id=group.group_id, cipher_suite=group.cipher_suite, epoch=group.epoch, members=members)
+    return GroupInfoResponse(
+        group_id=group.group_id, cipher_suite=group.cipher_suite, epoch=group.epoch, members=members
+    )
 
 
 @router.get("/groups/{group_id}", response_model=GroupInfoResponse)
 async def group_info(principal: Auth, state: State, group_id: str = GroupIdPath) -> GroupInfoResponse:
     """The group's current epoch and roster (members only)."""
     group, members = await state.groups.info(principal, _group_id(group_id))
-    return GroupInfoResponse(group_id=group.group_id, cipher_suite=group.cipher_suite, epoch=group.epoch, members=members)
+    return GroupInfoResponse(
+        group_id=group.group_id, cipher_suite=group.cipher_suite, epoch=group.epoch, members=members
+    )
 
 
 @router.post("/groups/{group_id}/messages", response_model=SendResult)
@@ -44,5 +48,3 @@ async def send(body: SendRequest, principal: Auth, state: State, group_id: str =
     gid = _group_id(group_id)
     outcome = await state.groups.send(principal, gid, body.client_id, body.message, body.welcome)
     return SendResult(group_id=gid, seq=outcome.seq, epoch=outcome.epoch, duplicate=outcome.duplicate)
-
-

@@ -89,7 +89,9 @@ async def _write(conn: Connection, closed: asyncio.Event) -> None:
         closed.set()
 
 
-async def _read_loop(ws: WebSocket, state: ServerState, principal: Principal, conn: Connection, closed: asyncio.Event) -> None:
+async def _read_loop(
+    ws: WebSocket, state: ServerState, principal: Principal, conn: Connection, closed: asyncio.Event
+) -> None:
     while not closed.is_set():
         try:
             message = await ws.receive()
@@ -146,7 +148,9 @@ async def _send(state: ServerState, principal: Principal, conn: Connection, fram
 
 def _server_error(exc: ServerError, client_id: str | None) -> str:
     body = exc.body()
-    return ErrorFrame(code=body.code, message=body.message, client_id=client_id, current_epoch=body.current_epoch).model_dump_json()
+    return ErrorFrame(
+        code=body.code, message=body.message, client_id=client_id, current_epoch=body.current_epoch
+    ).model_dump_json()
 
 
 def _error(code: ErrorCode, message: str, client_id: str | None = None) -> str:

@@ -127,7 +127,9 @@ class AccountService:
         async with self._engine.begin() as conn:
             result = await conn.execute(
                 update(devices)
-                .where(devices.c.id == device_id, devices.c.user_id == principal.user_id, devices.c.revoked_at.is_(None))
+                .where(
+                    devices.c.id == device_id, devices.c.user_id == principal.user_id, devices.c.revoked_at.is_(None)
+                )
                 .values(revoked_at=self._clock())
             )
             if result.rowcount != 1:

@@ -61,7 +61,9 @@ class AuthService:
         now = self._clock()
         async with self._engine.begin() as conn:
             row = (
-                await conn.execute(select(devices.c.id).where(devices.c.id == device_id, devices.c.revoked_at.is_(None)))
+                await conn.execute(
+                    select(devices.c.id).where(devices.c.id == device_id, devices.c.revoked_at.is_(None))
+                )
             ).first()
             if row is None:
                 raise NotFound("no such device")
@@ -101,7 +103,9 @@ class AuthService:
             verify_signature(dev.cipher_suite, dev.signature_key, content, signature)
             token = secrets.token_urlsafe(32)
             expires = now + self._config.token_ttl
-            await conn.execute(insert(tokens).values(token_hash=hash_secret(token), device_id=device_id, expires_at=expires))
+            await conn.execute(
+                insert(tokens).values(token_hash=hash_secret(token), device_id=device_id, expires_at=expires)
+            )
         return token, expires, Principal(device_id, dev.user_id, dev.username)
 
     async def authenticate(self, token: str | None) -> Principal:

@@ -21,6 +21,7 @@ inbox is every message after it, up to ``left_seq`` if they left.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import defaultdict
@@ -33,6 +34,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from calpico.wire.common import b64encode
+from calpico.wire.delivery import MessageKind
 
 from ..db.models import groups, memberships, messages, welcome_targets
 from ..errors import NotFound, ServerError, StaleEpoch, Unavailable
@@ -42,7 +44,7 @@ from .events import KIND_CODES, encode_event, message_frame
 __all__ = ["MessageWriter", "PendingSend", "SendOutcome", "StoredMessage", "read_group_range", "read_inbox"]
 
 log = logging.getLogger("calpico.server.delivery")
-WELCOME = KIND_CODES[next(k for k in KIND_CODES if k.value == "welcome")]
+WELCOME = KIND_CODES[MessageKind.WELCOME]
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,10 +114,8 @@ class MessageWriter:
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            except asyncio.CancelledError:
-                pass
         for item in self._queue:
             if not item.future.done():
                 item.future.set_exception(Unavailable("server shutting down"))
@@ -247,15 +247,18 @@ class MessageWriter:
             return None
         metrics.MESSAGES_STORED.inc(len(rows))
         metrics.BATCH_SIZE.observe(len(rows))
-        items: list[list[Any]] = []
+        event: list[list[Any]] = []
         for r in rows:
             g = b64encode(r["group_id"])
             frame = message_frame(g, r["seq"], r["epoch"], 1, r["sender"], r["client_id"], r["body"], now)
-            items.append(["m", g, r["seq"], frame, None, r["sender"]])
-        return encode_event(items)
+            event.append(["m", g, r["seq"], frame, None, r["sender"]])
+        return encode_event(event)
 
     async def _drop_duplicates(
-        self, conn: AsyncConnection, batch: list[PendingSend], results: list[tuple[PendingSend, SendOutcome | ServerError]]
+        self,
+        conn: AsyncConnection,
+        batch: list[PendingSend],
+        results: list[tuple[PendingSend, SendOutcome | ServerError]],
     ) -> list[PendingSend]:
         """Answer resends (same group, sender and client id) with the stored result; return the rest."""
         if not batch:
@@ -265,9 +268,9 @@ class MessageWriter:
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             found = await conn.execute(
-                select(messages.c.group_id, messages.c.sender, messages.c.client_id, messages.c.seq, messages.c.epoch).where(
-                    messages.c.client_id.in_(chunk)
-                )
+                select(
+                    messages.c.group_id, messages.c.sender, messages.c.client_id, messages.c.seq, messages.c.epoch
+                ).where(messages.c.client_id.in_(chunk))
             )
             for r in found:
                 seen[(r.group_id, r.sender, r.client_id)] = SendOutcome(int(r.seq), int(r.epoch), duplicate=True)
@@ -431,6 +434,8 @@ async def sweep(conn: AsyncConnection, now: float, retention: float) -> int:
         )
     )
     await conn.execute(
-        delete(memberships).where(memberships.c.left_seq.is_not(None), memberships.c.acked_seq >= memberships.c.left_seq)
+        delete(memberships).where(
+            memberships.c.left_seq.is_not(None), memberships.c.acked_seq >= memberships.c.left_seq
+        )
     )
     return int(old.rowcount or 0) + int(acked.rowcount or 0)

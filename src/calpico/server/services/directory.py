@@ -61,7 +61,9 @@ async def may_contact(conn: AsyncConnection, target_user: int, requester_user: i
     if policy != ContactPolicy.CONTACTS:
         return
     listed = await conn.execute(
-        select(contacts.c.user_id).where(contacts.c.user_id == target_user, contacts.c.contact_user_id == requester_user)
+        select(contacts.c.user_id).where(
+            contacts.c.user_id == target_user, contacts.c.contact_user_id == requester_user
+        )
     )
     if listed.first() is not None:
         return
@@ -223,7 +225,9 @@ class DirectoryService:
                 .values(claimed_at=now)
             )
             if taken.rowcount == 1:
-                return ClaimedKeyPackage(device_id=device_id, key_package=row.body, key_package_ref=row.ref, last_resort=False)
+                return ClaimedKeyPackage(
+                    device_id=device_id, key_package=row.body, key_package_ref=row.ref, last_resort=False
+                )
         last = (
             await conn.execute(
                 select(key_packages.c.ref, key_packages.c.body).where(
@@ -286,7 +290,7 @@ class DirectoryService:
 
     async def get_policy(self, principal: Principal) -> ContactPolicy:
         async with self._engine.connect() as conn:
-            value = (await conn.execute(select(users.c.contact_policy).where(users.c.id == principal.user_id))).scalar_one()
+            value = (
+                await conn.execute(select(users.c.contact_policy).where(users.c.id == principal.user_id))
+            ).scalar_one()
             return ContactPolicy(value)
-
-

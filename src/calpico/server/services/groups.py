@@ -34,6 +34,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from calpico.wire.common import ErrorCode, b64encode
+from calpico.wire.delivery import MessageKind
 from calpico.wire.groups import GroupMember
 
 from ..config import ServerConfig
@@ -58,7 +59,9 @@ from .roster import apply_commit
 
 __all__ = ["GroupService", "GroupState"]
 
-_APPLICATION, _PROPOSAL, _COMMIT, _WELCOME = (KIND_CODES[k] for k in sorted(KIND_CODES, key=KIND_CODES.get))
+_PROPOSAL = KIND_CODES[MessageKind.PROPOSAL]
+_COMMIT = KIND_CODES[MessageKind.COMMIT]
+_WELCOME = KIND_CODES[MessageKind.WELCOME]
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +125,9 @@ class GroupService:
         try:
             async with self._engine.begin() as conn:
                 await conn.execute(
-                    insert(groups).values(group_id=group_id, cipher_suite=cipher_suite, epoch=0, last_seq=0, created_at=now)
+                    insert(groups).values(
+                        group_id=group_id, cipher_suite=cipher_suite, epoch=0, last_seq=0, created_at=now
+                    )
                 )
                 await conn.execute(
                     insert(memberships).values(
@@ -246,7 +251,10 @@ class GroupService:
                     (await conn.execute(select(groups.c.epoch).where(groups.c.group_id == group_id))).scalar_one()
                 )
                 if is_commit:
-                    raise EpochConflict(f"epoch {msg.epoch} already has a commit; the group is at epoch {current}", current_epoch=current)
+                    raise EpochConflict(
+                        f"epoch {msg.epoch} already has a commit; the group is at epoch {current}",
+                        current_epoch=current,
+                    )
                 raise StaleEpoch(f"the group is at epoch {current}", current_epoch=current)
             seq = int(row.last_seq) - count + 1
             new_epoch = int(row.epoch)
@@ -285,13 +293,18 @@ class GroupService:
                 if welcome is not None:
                     targets = await self._welcome_targets(conn, state, welcome, set(added.values()))
                     welcome_id = f"{client_id}:welcome"[:64]
-                    rows.append(_row(group_id, seq + 1, _WELCOME, new_epoch, principal.device_id, welcome_id, welcome, now))
+                    rows.append(
+                        _row(group_id, seq + 1, _WELCOME, new_epoch, principal.device_id, welcome_id, welcome, now)
+                    )
                     await conn.execute(
-                        insert(welcome_targets), [{"group_id": group_id, "seq": seq + 1, "device_id": d} for d in targets]
+                        insert(welcome_targets),
+                        [{"group_id": group_id, "seq": seq + 1, "device_id": d} for d in targets],
                     )
                 elif added:
                     raise InvalidHandshake("a commit that adds members must bring their Welcome")
-                await conn.execute(delete(proposals).where(proposals.c.group_id == group_id, proposals.c.epoch <= msg.epoch))
+                await conn.execute(
+                    delete(proposals).where(proposals.c.group_id == group_id, proposals.c.epoch <= msg.epoch)
+                )
             await conn.execute(insert(messages), rows)
         g = b64encode(group_id)
         me = principal.device_id
@@ -402,7 +415,9 @@ class GroupService:
         return sorted(set(targets))
 
 
-def _row(group_id: bytes, seq: int, kind: int, epoch: int, sender: str, client_id: str, body: bytes, now: float) -> dict[str, Any]:
+def _row(
+    group_id: bytes, seq: int, kind: int, epoch: int, sender: str, client_id: str, body: bytes, now: float
+) -> dict[str, Any]:
     return {
         "group_id": group_id,
         "seq": seq,

@@ -170,19 +170,19 @@ class Hub:
                 if targets:
                     # A Welcome also reaches devices that joined in this very event.
                     for device_id in targets:
-                        conn = self.by_device.get(device_id)
-                        if conn is not None and conn not in self.by_group.get(group_id, ()):
-                            self._offer(conn, group_id, item)
+                        target = self.by_device.get(device_id)
+                        if target is not None and target not in self.by_group.get(group_id, ()):
+                            self._offer(target, group_id, item)
             elif tag == "r":
                 self._roster(item)
             elif tag == "x":
                 device_id = item[1]
                 for cb in self.on_revoke:
                     cb(device_id)
-                conn = self.by_device.get(device_id)
-                if conn is not None:
-                    self.detach(conn)
-                    self._spawn(conn.close_cb(4001, "device revoked"))
+                revoked = self.by_device.get(device_id)
+                if revoked is not None:
+                    self.detach(revoked)
+                    self._spawn(revoked.close_cb(4001, "device revoked"))
 
     def _roster(self, item: list[Any]) -> None:
         group_id = b64decode(item[1])

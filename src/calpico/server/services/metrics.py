@@ -17,9 +17,7 @@ __all__ = [
 REGISTRY = CollectorRegistry(auto_describe=True)
 
 MESSAGES_STORED = Counter("calpico_messages_stored", "Application messages written to the log", registry=REGISTRY)
-HANDSHAKES = Counter(
-    "calpico_handshakes", "Handshake messages by outcome", ["kind", "outcome"], registry=REGISTRY
-)
+HANDSHAKES = Counter("calpico_handshakes", "Handshake messages by outcome", ["kind", "outcome"], registry=REGISTRY)
 BATCH_SIZE = Histogram(
     "calpico_write_batch_size",
     "Messages per group-commit transaction",
