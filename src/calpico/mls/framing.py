@@ -197,14 +197,13 @@ class FramedContent(Struct):
     @property
     def body(self) -> bytes | Proposal | Commit:
         """The application data, proposal or commit selected by ``content_type``."""
-        content_type = self.content_type
-        body: bytes | Proposal | Commit | None = (
-            self.application_data
-            if content_type == ContentType.application
-            else self.proposal
-            if content_type == ContentType.proposal
-            else self.commit
-        )
+        body: bytes | Proposal | Commit | None
+        if self.content_type == ContentType.application:
+            body = self.application_data
+        elif self.content_type == ContentType.proposal:
+            body = self.proposal
+        else:
+            body = self.commit
         if body is None:
             raise UsageError(f"FramedContent of type {self.content_type.name} has no {self.content_type.name} field")
         return body
