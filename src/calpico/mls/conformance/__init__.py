@@ -156,7 +156,7 @@ def _suite_label(case: Case) -> str:
 
 
 # Modules of this package that register checkers when imported.
-_CHECKER_MODULES = ("basics",)
+_CHECKER_MODULES = ("basics", "crypto_basics")
 
 
 def _load_checkers() -> None:
