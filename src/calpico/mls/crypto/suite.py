@@ -80,10 +80,13 @@ def _mls_label(label: bytes) -> bytes:
     return encode_varint(len(full)) + full
 
 
+# The one-byte varint of each length below 64: most contexts and contents are that short.
+_SHORT_LENGTH = [bytes((n,)) for n in range(0x40)]
+
+
 def _vl(value: bytes) -> bytes:
     n = len(value)
-    # The one-byte form covers every context shorter than 64 bytes.
-    return bytes((n,)) + value if n < 0x40 else encode_varint(n) + value
+    return _SHORT_LENGTH[n] + value if n < 0x40 else encode_varint(n) + value
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -96,9 +99,26 @@ class CipherSuite:
     aead: Aead = field(repr=False)
     signature: SignatureScheme = field(repr=False)
     hpke: Hpke = field(init=False, repr=False)
+    # Hot-path copies and caches (key derivation runs several times per message).
+    _hash_name: str = field(init=False, repr=False)
+    _nh: int = field(init=False, repr=False)
+    _heads: dict[tuple[bytes, int], bytes] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "hpke", Hpke(self.kem, self.kdf, self.aead))
+        set_ = object.__setattr__
+        set_(self, "hpke", Hpke(self.kem, self.kdf, self.aead))
+        set_(self, "_hash_name", self.kdf.hash_name)
+        set_(self, "_nh", self.kdf.nh)
+        set_(self, "_heads", {})
+
+    def _head(self, label: bytes, length: int) -> bytes:
+        """``uint16 length ‖ opaque label<V>``: the fixed start of KDFLabel (§8), cached per (label, length)."""
+        if not 0 <= length <= 0xFFFF:
+            raise UsageError(f"ExpandWithLabel: length {length} does not fit in uint16")
+        head = length.to_bytes(2, "big") + _mls_label(label)
+        if len(self._heads) < 1024:  # labels are constants of the callers; bound it anyway
+            self._heads[label, length] = head
+        return head
 
     # --- parameters -------------------------------------------------------------------
 
@@ -152,11 +172,11 @@ class CipherSuite:
 
     def mac(self, key: bytes, data: bytes) -> bytes:
         """MAC(key, data): HMAC with the suite's hash function."""
-        return hmac.digest(key, data, self.kdf.hash_name)
+        return hmac.digest(key, data, self._hash_name)
 
     def verify_mac(self, key: bytes, data: bytes, tag: bytes) -> None:
         """Check ``tag`` == MAC(key, data) in constant time; raises `VerificationError`."""
-        if not hmac.compare_digest(hmac.digest(key, data, self.kdf.hash_name), tag):
+        if not hmac.compare_digest(hmac.digest(key, data, self._hash_name), tag):
             raise VerificationError("MAC does not verify")
 
     # --- KDF (§5.1, §8, §9.1) --------------------------------------------------------
@@ -171,21 +191,27 @@ class CipherSuite:
 
     def expand_with_label(self, secret: bytes, label: bytes, context: bytes, length: int) -> Secret:
         """ExpandWithLabel(Secret, Label, Context, Length) (§8); ``label`` without the "MLS 1.0 " prefix."""
-        if not 0 <= length <= 0xFFFF:
-            raise UsageError(f"ExpandWithLabel: length {length} does not fit in uint16")
-        info = length.to_bytes(2, "big") + _mls_label(label) + _vl(context)
-        return self.kdf.expand(secret, info, length)
+        head = self._heads.get((label, length)) or self._head(label, length)
+        n = len(context)
+        if length <= self._nh and n < 0x40:
+            # The common case, inlined: one HKDF-Expand block, T(1) = HMAC(secret, info ‖ 0x01).
+            block = hmac.digest(secret, head + _SHORT_LENGTH[n] + context + b"\x01", self._hash_name)
+            return Secret(block if length == self._nh else block[:length])
+        return self.kdf.expand(secret, head + _vl(context), length)
 
     def derive_secret(self, secret: bytes, label: bytes) -> Secret:
         """DeriveSecret(Secret, Label) = ExpandWithLabel(Secret, Label, "", Nh) (§8)."""
-        nh = self.kdf.nh
-        return self.kdf.expand(secret, nh.to_bytes(2, "big") + _mls_label(label) + b"\x00", nh)
+        nh = self._nh
+        head = self._heads.get((label, nh)) or self._head(label, nh)
+        return Secret(hmac.digest(secret, head + b"\x00\x01", self._hash_name))
 
     def derive_tree_secret(self, secret: bytes, label: bytes, generation: int, length: int) -> Secret:
         """DeriveTreeSecret(Secret, Label, Generation, Length) (§9.1), generation a uint32."""
-        if not 0 <= generation <= 0xFFFFFFFF:
-            raise UsageError(f"DeriveTreeSecret: generation {generation} does not fit in uint32")
-        return self.expand_with_label(secret, label, generation.to_bytes(4, "big"), length)
+        try:
+            context = generation.to_bytes(4, "big")
+        except OverflowError:
+            raise UsageError(f"DeriveTreeSecret: generation {generation} does not fit in uint32") from None
+        return self.expand_with_label(secret, label, context, length)
 
     def ref_hash(self, label: bytes, value: bytes) -> bytes:
         """RefHash(label, value) = Hash(RefHashInput) (§5.2); ``label`` is used as given."""
