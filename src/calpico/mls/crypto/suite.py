@@ -98,18 +98,42 @@ class CipherSuite:
     kdf: Kdf = field(repr=False)
     aead: Aead = field(repr=False)
     signature: SignatureScheme = field(repr=False)
+    # The parameters, derived from the components (plain attributes: other modules read them per message).
+    name: str = field(init=False, repr=False)
+    """The §17.1 name, e.g. ``MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519``."""
+    kem_id: int = field(init=False, repr=False)
+    kdf_id: int = field(init=False, repr=False)
+    aead_id: int = field(init=False, repr=False)
+    nh: int = field(init=False, repr=False)
+    """KDF.Nh, the hash output length."""
+    nk: int = field(init=False, repr=False)
+    """AEAD.Nk, the AEAD key length."""
+    nn: int = field(init=False, repr=False)
+    """AEAD.Nn, the AEAD nonce length."""
+    hpke_enc_length: int = field(init=False, repr=False)
+    """KEM.Nenc, the length of an HPKE ``kem_output``."""
+    signature_scheme: str = field(init=False, repr=False)
+    """The TLS 1.3 SignatureScheme name, e.g. ``ed25519``."""
     hpke: Hpke = field(init=False, repr=False)
-    # Hot-path copies and caches (key derivation runs several times per message).
     _hash_name: str = field(init=False, repr=False)
-    _nh: int = field(init=False, repr=False)
     _heads: dict[tuple[bytes, int], bytes] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        set_ = object.__setattr__
-        set_(self, "hpke", Hpke(self.kem, self.kdf, self.aead))
-        set_(self, "_hash_name", self.kdf.hash_name)
-        set_(self, "_nh", self.kdf.nh)
-        set_(self, "_heads", {})
+        for attribute, value in {
+            "name": self.suite_id.name,
+            "kem_id": self.kem.kem_id,
+            "kdf_id": self.kdf.kdf_id,
+            "aead_id": self.aead.aead_id,
+            "nh": self.kdf.nh,
+            "nk": self.aead.nk,
+            "nn": self.aead.nn,
+            "hpke_enc_length": self.kem.n_enc,
+            "signature_scheme": self.signature.name,
+            "hpke": Hpke(self.kem, self.kdf, self.aead),
+            "_hash_name": self.kdf.hash_name,
+            "_heads": {},
+        }.items():
+            object.__setattr__(self, attribute, value)
 
     def _head(self, label: bytes, length: int) -> bytes:
         """``uint16 length ‖ opaque label<V>``: the fixed start of KDFLabel (§8), cached per (label, length)."""
@@ -119,50 +143,6 @@ class CipherSuite:
         if len(self._heads) < 1024:  # labels are constants of the callers; bound it anyway
             self._heads[label, length] = head
         return head
-
-    # --- parameters -------------------------------------------------------------------
-
-    @property
-    def name(self) -> str:
-        """The §17.1 name, e.g. ``MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519``."""
-        return self.suite_id.name
-
-    @property
-    def kem_id(self) -> int:
-        return self.kem.kem_id
-
-    @property
-    def kdf_id(self) -> int:
-        return self.kdf.kdf_id
-
-    @property
-    def aead_id(self) -> int:
-        return self.aead.aead_id
-
-    @property
-    def nh(self) -> int:
-        """KDF.Nh, the hash output length."""
-        return self.kdf.nh
-
-    @property
-    def nk(self) -> int:
-        """AEAD.Nk, the AEAD key length."""
-        return self.aead.nk
-
-    @property
-    def nn(self) -> int:
-        """AEAD.Nn, the AEAD nonce length."""
-        return self.aead.nn
-
-    @property
-    def hpke_enc_length(self) -> int:
-        """KEM.Nenc, the length of an HPKE ``kem_output``."""
-        return self.kem.n_enc
-
-    @property
-    def signature_scheme(self) -> str:
-        """The TLS 1.3 SignatureScheme name, e.g. ``ed25519``."""
-        return self.signature.name
 
     # --- hash and MAC -----------------------------------------------------------------
 
@@ -193,15 +173,15 @@ class CipherSuite:
         """ExpandWithLabel(Secret, Label, Context, Length) (§8); ``label`` without the "MLS 1.0 " prefix."""
         head = self._heads.get((label, length)) or self._head(label, length)
         n = len(context)
-        if length <= self._nh and n < 0x40:
+        if length <= self.nh and n < 0x40:
             # The common case, inlined: one HKDF-Expand block, T(1) = HMAC(secret, info ‖ 0x01).
             block = hmac.digest(secret, head + _SHORT_LENGTH[n] + context + b"\x01", self._hash_name)
-            return Secret(block if length == self._nh else block[:length])
+            return Secret(block if length == self.nh else block[:length])
         return self.kdf.expand(secret, head + _vl(context), length)
 
     def derive_secret(self, secret: bytes, label: bytes) -> Secret:
         """DeriveSecret(Secret, Label) = ExpandWithLabel(Secret, Label, "", Nh) (§8)."""
-        nh = self._nh
+        nh = self.nh
         head = self._heads.get((label, nh)) or self._head(label, nh)
         return Secret(hmac.digest(secret, head + b"\x00\x01", self._hash_name))
 
