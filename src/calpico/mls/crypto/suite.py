@@ -28,7 +28,7 @@ injected randomness).
 from __future__ import annotations
 
 import hmac
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum
 from functools import lru_cache
@@ -115,6 +115,11 @@ class CipherSuite:
     signature_scheme: str = field(init=False, repr=False)
     """The TLS 1.3 SignatureScheme name, e.g. ``ed25519``."""
     hpke: Hpke = field(init=False, repr=False)
+    # The AEAD's own bound methods, so that message protection pays for no extra call.
+    aead_seal: Callable[[bytes, bytes, bytes, bytes], bytes] = field(init=False, repr=False)
+    """``aead_seal(key, nonce, aad, plaintext)``: AEAD.Seal; raises `UsageError` for a bad key or nonce length."""
+    aead_open: Callable[[bytes, bytes, bytes, bytes], bytes] = field(init=False, repr=False)
+    """``aead_open(key, nonce, aad, ciphertext)``: AEAD.Open; raises `DecryptionError` on any failure."""
     _hash_name: str = field(init=False, repr=False)
     _heads: dict[tuple[bytes, int], bytes] = field(init=False, repr=False)
 
@@ -130,6 +135,8 @@ class CipherSuite:
             "hpke_enc_length": self.kem.n_enc,
             "signature_scheme": self.signature.name,
             "hpke": Hpke(self.kem, self.kdf, self.aead),
+            "aead_seal": self.aead.seal,
+            "aead_open": self.aead.open,
             "_hash_name": self.kdf.hash_name,
             "_heads": {},
         }.items():
@@ -196,16 +203,6 @@ class CipherSuite:
     def ref_hash(self, label: bytes, value: bytes) -> bytes:
         """RefHash(label, value) = Hash(RefHashInput) (§5.2); ``label`` is used as given."""
         return self.kdf.hash(_vl(label) + _vl(value))
-
-    # --- AEAD -------------------------------------------------------------------------
-
-    def aead_seal(self, key: bytes, nonce: bytes, aad: bytes, plaintext: bytes) -> bytes:
-        """AEAD.Seal; raises `UsageError` for a key or nonce of the wrong length."""
-        return self.aead.seal(key, nonce, aad, plaintext)
-
-    def aead_open(self, key: bytes, nonce: bytes, aad: bytes, ciphertext: bytes) -> bytes:
-        """AEAD.Open; raises `DecryptionError` if the ciphertext does not authenticate."""
-        return self.aead.open(key, nonce, aad, ciphertext)
 
     # --- signatures (§5.1.2) ----------------------------------------------------------
 
