@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from calpico.mls.crypto import SUITES, CipherSuite, get_suite
 
+from ...vectors import case_params, load
 from .conftest import seeded_rng
 
 # RFC 9180 Appendix A.1.1.
@@ -167,3 +168,25 @@ def test_export_matches_an_independent_rfc9180_computation(suite: CipherSuite) -
     # Longer than one hash block, with an info string.
     kem_output, secret = suite.hpke_export_to(pub, b"info", b"ctx", 2 * suite.nh + 5)
     assert secret == independent_export(suite, priv, kem_output, b"info", b"ctx", 2 * suite.nh + 5)
+
+
+def vl(value: bytes) -> bytes:
+    """opaque<V> with a 1- or 2-byte length (RFC 9420 §2.1.2), written out independently."""
+    n = len(value)
+    return (bytes([n]) if n < 0x40 else (0x4000 | n).to_bytes(2, "big")) + value
+
+
+@pytest.mark.parametrize("index", case_params("crypto-basics.json"))
+def test_both_paths_decrypt_the_crypto_basics_vector(index: int | None) -> None:
+    """encrypt_with_label of crypto-basics.json, opened by the hand-written path and (if any) the native one."""
+    case = load("crypto-basics.json")[index]  # type: ignore[index]
+    suite = get_suite(case["cipher_suite"])
+    v = case["encrypt_with_label"]
+    label = b"MLS 1.0 " + v["label"].encode()
+    context = bytes.fromhex(v["context"])
+    info = vl(label) + vl(context)
+    priv, kem_output, ciphertext = (bytes.fromhex(v[k]) for k in ("priv", "kem_output", "ciphertext"))
+    plaintext = bytes.fromhex(v["plaintext"])
+    assert suite.hpke.open(kem_output, priv, info, b"", ciphertext) == plaintext
+    if suite.hpke.native is not None:
+        assert suite.hpke.open_native(kem_output, priv, info, ciphertext) == plaintext
