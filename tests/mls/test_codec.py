@@ -177,3 +177,36 @@ def test_fixed_field_length_is_enforced_on_encode() -> None:
 def test_decoding_a_memoryview_works() -> None:
     pair = Pair(5, b"hello")
     assert Pair.decode(memoryview(pair.encode())) == pair  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "sample",
+    [
+        Sample(Kind.small, 256, 0, 0, (), None, (), b"abcd", 1, None),
+        Sample(Kind.small, 0, 2**32, 0, (), None, (), b"abcd", 1, None),
+        Sample(Kind.small, 0, 0, -1, (), None, (), b"abcd", 1, None),
+        Sample(Kind.small, 0, 0, 0, (Pair(65536, b""),), None, (), b"abcd", 1, None),
+        Sample(Kind.small, 0, 0, 0, (), None, ((300,),), b"abcd", 1, None),
+    ],
+    ids=["u8", "u32", "negative-u64", "nested-u16", "u8-in-vector"],
+)
+def test_integers_out_of_range_are_encode_errors(sample: Sample) -> None:
+    with pytest.raises(EncodeError, match="Sample"):
+        sample.encode()
+
+
+@wire
+@dataclass(frozen=True, slots=True)
+class Nothing(Struct):
+    pass
+
+
+def test_a_vector_of_fieldless_structs_is_refused_at_definition() -> None:
+    # Decoding such a vector would never advance: refuse to build its codec.
+    assert Nothing.decode(b"") == Nothing()
+    with pytest.raises(TypeError, match="no wire fields"):
+
+        @wire
+        @dataclass(frozen=True, slots=True)
+        class Endless(Struct):
+            items: Vec[Nothing]

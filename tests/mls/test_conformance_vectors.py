@@ -37,7 +37,12 @@ FILES = [
 ]
 
 # Kinds that must be fully supported: no case may be skipped.
-REQUIRED = {"deserialization", "tree-math"}
+REQUIRED = {
+    "deserialization",
+    "tree-math",
+    "crypto-basics",
+    "messages",
+}
 
 
 @pytest.mark.parametrize(

@@ -243,9 +243,17 @@ class Struct:
         raise NotImplementedError
 
     def encode(self) -> bytes:
-        """The wire encoding of this struct."""
+        """The wire encoding of this struct.
+
+        Raises `EncodeError` if a field does not fit its wire type (an
+        integer out of range, a select arm that does not match its tag).
+        """
         out = bytearray()
-        self._wire_encode(out)
+        try:
+            self._wire_encode(out)
+        except (OverflowError, ValueError) as exc:
+            # int.to_bytes and bytearray.append reject out-of-range integers.
+            raise EncodeError(f"{type(self).__name__}: {exc}") from exc
         return bytes(out)
 
     @classmethod
@@ -345,6 +353,10 @@ def _decode_kind(g: _Gen, tp: Any, target: str, end: str, where: str, indent: in
         return
     if isinstance(marker, _Vector):
         (elem,) = typing.get_args(base)[:1]
+        elem_base = _strip_none(_split_annotated(elem)[0])
+        if isinstance(elem_base, type) and vars(elem_base).get("_wire_fields", None) == ():
+            # A generated struct without fields takes no bytes: a vector of them would never end.
+            raise TypeError(f"{g.owner}: vector of {elem_base.__name__}, which has no wire fields")
         n, stop, items, item = g.fresh("n"), g.fresh("end"), g.fresh("items"), g.fresh("x")
         g.emit(indent, f"{n}, pos = read_varint(data, pos, {end}, {w})")
         g.emit(indent, f"{stop} = pos + {n}")

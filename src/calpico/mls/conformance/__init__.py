@@ -16,6 +16,7 @@ checkers themselves do no I/O, and only ``__main__`` reads files.
 from __future__ import annotations
 
 import importlib
+import pkgutil
 import traceback
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -155,10 +156,8 @@ def _suite_label(case: Case) -> str:
     return f" (cipher suite {suite})" if suite is not None else ""
 
 
-# Modules of this package that register checkers when imported.
-_CHECKER_MODULES = ("basics",)
-
-
 def _load_checkers() -> None:
-    for module in _CHECKER_MODULES:
-        importlib.import_module(f"{__name__}.{module}")
+    """Import every module of this package: each registers its checkers with `checker`."""
+    for module in pkgutil.iter_modules(__path__):
+        if not module.name.startswith("_"):
+            importlib.import_module(f"{__name__}.{module.name}")
