@@ -22,7 +22,6 @@ from calpico.mls.private_message import PrivateMessage
 from calpico.mls.proposals import Add, Proposal, ProposalOrRef, Remove
 from calpico.mls.tree.nodes import Capabilities, LeafNode, LeafNodeSource, Lifetime
 from calpico.mls.welcome import EncryptedGroupSecrets, Welcome
-
 from calpico.wire.accounts import AUTH_CHALLENGE_LABEL, auth_challenge_content
 
 SUITE = 1

@@ -23,12 +23,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from calpico.mls.commit import Commit
+from calpico.mls.errors import MLSError
 from calpico.mls.framing import ContentType, SenderType, WireFormat
 from calpico.mls.key_package import KeyPackage
 from calpico.mls.messages import MLSMessage
 from calpico.mls.proposals import Proposal, ProposalOrRefType, ProposalType
-
-from calpico.mls.errors import MLSError
 
 from ..errors import InvalidHandshake, MalformedMessage
 
