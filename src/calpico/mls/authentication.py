@@ -50,6 +50,7 @@ __all__ = [
     "check_sender_content",
     "encoded_auth_length",
     "encoded_body",
+    "encoded_context",
     "framed_content_tbs",
     "sign_framed_content",
     "verify_framed_content",
@@ -79,6 +80,27 @@ _EXTERNAL_PROPOSALS = frozenset(
 )
 
 
+# GroupContext encodings by object: a group signs and verifies every message of an epoch
+# against the same GroupContext object, so it is encoded once, not per message.
+_ENCODED_CONTEXTS: dict[int, tuple[GroupContext, bytes]] = {}
+_ENCODED_CONTEXTS_MAX = 64
+
+
+def encoded_context(context: GroupContext | bytes) -> bytes:
+    """``context.encode()``, remembered for the GroupContext objects in recent use."""
+    if isinstance(context, bytes):
+        return context
+    entry = _ENCODED_CONTEXTS.get(id(context))
+    if entry is not None and entry[0] is context:
+        return entry[1]
+    encoded = context.encode()
+    if len(_ENCODED_CONTEXTS) >= _ENCODED_CONTEXTS_MAX:
+        _ENCODED_CONTEXTS.clear()
+    # The entry keeps `context` alive, so its id cannot be reused by another object meanwhile.
+    _ENCODED_CONTEXTS[id(context)] = (context, encoded)
+    return encoded
+
+
 def framed_content_tbs(
     wire_format: WireFormat, content: FramedContent | bytes, sender_type: SenderType, context: GroupContext | bytes
 ) -> bytes:
@@ -90,7 +112,7 @@ def framed_content_tbs(
     content_bytes = content if isinstance(content, bytes) else content.encode()
     head = _VERSION_MLS10 + _WIRE_FORMAT[wire_format] + content_bytes
     if sender_type in _SIGNS_CONTEXT:
-        return head + (context if isinstance(context, bytes) else context.encode())
+        return head + encoded_context(context)
     return head
 
 

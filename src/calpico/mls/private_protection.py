@@ -23,7 +23,10 @@ the caller's policy; the default pads the plaintext to a multiple of 32 bytes.
 This is the hot path of every application message, so the AADs and the
 FramedContent that the signature covers are built from their parts (each
 equal to the struct's encoding; the tests check it) rather than through
-intermediate structs, and every value is encoded once.
+intermediate structs, and every value is encoded once. `protect_application`
+goes further and frames, signs and encrypts chat data without building a
+FramedContent at all; `protect_private` takes any signed content (proposals
+and commits included).
 """
 
 from __future__ import annotations
@@ -32,9 +35,11 @@ from collections.abc import Callable
 from os import urandom
 
 from .authentication import (
+    FRAMED_CONTENT_TBS_LABEL,
     VerifiedContent,
     encoded_auth_length,
     encoded_body,
+    encoded_context,
     framed_content_tbs,
     verify_framed_content,
 )
@@ -42,7 +47,7 @@ from .codec import encode_varint
 from .crypto import CipherSuite
 from .errors import DecodeError, ProtocolError, UsageError
 from .framing import AuthenticatedContent, ContentType, FramedContent, Sender, SenderType, WireFormat
-from .group_context import GroupContext
+from .group_context import GroupContext, ProtocolVersion
 from .private_message import PrivateMessage, PrivateMessageContent
 from .secret_tree import RatchetType, SecretTree, sender_data_key_nonce
 
@@ -52,6 +57,7 @@ __all__ = [
     "PaddingPolicy",
     "no_padding",
     "pad_to_multiple",
+    "protect_application",
     "protect_private",
     "unprotect_private",
 ]
@@ -82,6 +88,9 @@ def no_padding(length: int) -> int:
 DEFAULT_PADDING = pad_to_multiple(32)
 
 _MEMBER = SenderType.member.to_bytes(1, "big")
+_APPLICATION = ContentType.application.to_bytes(1, "big")
+# FramedContentTBS starts with ProtocolVersion mls10 and WireFormat mls_private_message (§6.1).
+_PRIVATE_TBS_HEAD = ProtocolVersion.mls10.to_bytes(2, "big") + WireFormat.mls_private_message.to_bytes(2, "big")
 
 
 def _sender_data_aad(group_id: bytes, epoch: int, content_type: ContentType) -> bytes:
@@ -122,26 +131,117 @@ def protect_private(
     auth = authenticated_content.auth
     auth.check_content_type(content_type, "PrivateMessageContent")
     plaintext = encoded_body(content_type, content.body) + auth.encode()
-    pad = padding(len(plaintext))
-    if pad < 0:
-        raise UsageError(f"padding policy returned {pad}")
-    if pad:
-        plaintext += bytes(pad)
-
-    ratchet_key = secret_tree.encryption_key(leaf_index, RatchetType.for_content(content_type))
-    reuse_guard = rng(4)
-    if len(reuse_guard) != 4:
-        raise UsageError("rng must return the number of bytes asked for")
     group_id, epoch, authenticated_data = content.group_id, content.epoch, content.authenticated_data
     sender_data_aad = _sender_data_aad(group_id, epoch, content_type)
     content_aad = sender_data_aad + encode_varint(len(authenticated_data)) + authenticated_data
+    encrypted_sender_data, ciphertext = _seal(
+        suite,
+        secret_tree,
+        sender_data_secret,
+        leaf_index,
+        content_type,
+        sender_data_aad,
+        content_aad,
+        plaintext,
+        padding,
+        rng,
+    )
+    return PrivateMessage(group_id, epoch, content_type, authenticated_data, encrypted_sender_data, ciphertext)
+
+
+def protect_application(
+    suite: CipherSuite,
+    application_data: bytes,
+    *,
+    leaf_index: int,
+    signature_private_key: bytes,
+    context: GroupContext,
+    sender_data_secret: bytes,
+    secret_tree: SecretTree,
+    authenticated_data: bytes = b"",
+    padding: PaddingPolicy = DEFAULT_PADDING,
+    rng: Callable[[int], bytes] = urandom,
+) -> PrivateMessage:
+    """Frame, sign and encrypt application data from member ``leaf_index`` (§6, §6.1, §6.3).
+
+    The same as `calpico.mls.authentication.authenticate` followed by
+    `protect_private` for ``FramedContent.of(context.group_id, context.epoch,
+    Sender.member(leaf_index), application_data, authenticated_data)``, built
+    without the intermediate structs: this is every chat message's path.
+    Raises `UsageError` for an invalid key, padding policy or rng, a leaf
+    outside the tree, or an exhausted ratchet.
+    """
+    group_id, epoch = context.group_id, context.epoch
+    group_epoch = encode_varint(len(group_id)) + group_id + epoch.to_bytes(8, "big")
+    encoded_authenticated_data = encode_varint(len(authenticated_data)) + authenticated_data
+    body = encode_varint(len(application_data)) + application_data
+    # FramedContent {group_id<V>, epoch, Sender{member, leaf_index}, authenticated_data<V>,
+    #                content_type = application, application_data<V>} (§6), in its FramedContentTBS (§6.1)
+    tbs = b"".join(
+        (
+            _PRIVATE_TBS_HEAD,
+            group_epoch,
+            _MEMBER,
+            leaf_index.to_bytes(4, "big"),
+            encoded_authenticated_data,
+            _APPLICATION,
+            body,
+            encoded_context(context),
+        )
+    )
+    signature = suite.sign_with_label(signature_private_key, FRAMED_CONTENT_TBS_LABEL, tbs)
+    # PrivateMessageContent {application_data<V>, FramedContentAuthData{signature<V>}} (§6.3.1)
+    plaintext = body + encode_varint(len(signature)) + signature
+    sender_data_aad = group_epoch + _APPLICATION
+    encrypted_sender_data, ciphertext = _seal(
+        suite,
+        secret_tree,
+        sender_data_secret,
+        leaf_index,
+        ContentType.application,
+        sender_data_aad,
+        sender_data_aad + encoded_authenticated_data,
+        plaintext,
+        padding,
+        rng,
+    )
+    return PrivateMessage(
+        group_id, epoch, ContentType.application, authenticated_data, encrypted_sender_data, ciphertext
+    )
+
+
+def _seal(
+    suite: CipherSuite,
+    secret_tree: SecretTree,
+    sender_data_secret: bytes,
+    leaf_index: int,
+    content_type: ContentType,
+    sender_data_aad: bytes,
+    content_aad: bytes,
+    plaintext: bytes,
+    padding: PaddingPolicy,
+    rng: Callable[[int], bytes],
+) -> tuple[bytes, bytes]:
+    """Pad and encrypt a PrivateMessageContent, then its SenderData (§6.3.1, §6.3.2).
+
+    Returns ``(encrypted_sender_data, ciphertext)``.
+    """
+    pad = padding(len(plaintext))
+    if pad:
+        if pad < 0:
+            raise UsageError(f"padding policy returned {pad}")
+        plaintext += bytes(pad)
+    ratchet = RatchetType.application if content_type == ContentType.application else RatchetType.handshake
+    ratchet_key = secret_tree.encryption_key(leaf_index, ratchet)
+    reuse_guard = rng(4)
+    if len(reuse_guard) != 4:
+        raise UsageError("rng must return the number of bytes asked for")
     ciphertext = suite.aead_seal(ratchet_key.key, _guarded(ratchet_key.nonce, reuse_guard), content_aad, plaintext)
 
     sender_data_key, sender_data_nonce = sender_data_key_nonce(suite, sender_data_secret, ciphertext)
     # SenderData {uint32 leaf_index, uint32 generation, opaque reuse_guard[4]} (§6.3.2)
     sender_data = leaf_index.to_bytes(4, "big") + ratchet_key.generation.to_bytes(4, "big") + reuse_guard
-    encrypted_sender_data = suite.aead_seal(sender_data_key, sender_data_nonce, sender_data_aad, sender_data)
-    return PrivateMessage(group_id, epoch, content_type, authenticated_data, encrypted_sender_data, ciphertext)
+    return suite.aead_seal(sender_data_key, sender_data_nonce, sender_data_aad, sender_data), ciphertext
 
 
 def unprotect_private(

@@ -47,7 +47,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from .codec import U8, U16, U32, U64, Struct, Vec, VLBytes, wire
+from .codec import U8, U16, U32, U64, Struct, Vec, VLBytes, encode_opaque, wire
 from .crypto import CipherSuite, get_suite
 from .errors import DecodeError, DecryptionError, UsageError
 from .framing import ContentType
@@ -150,7 +150,8 @@ class SecretTree:
     """The secret tree of one epoch, derived lazily (§9), with per-leaf sender ratchets (§9.1)."""
 
     __slots__ = (
-        "_key_context",
+        "_heads",
+        "_mac",
         "_nodes",
         "_ratchets",
         "_root",
@@ -184,8 +185,14 @@ class SecretTree:
         self._root = root(n_leaves)
         self._nodes: dict[int, Secret] = {self._root: Secret(encryption_secret)}
         self._ratchets: dict[int, tuple[_Ratchet, _Ratchet]] = {}
-        # DeriveTreeSecret's context for each generation is its uint32; cache the common ones.
-        self._key_context = [g.to_bytes(4, "big") for g in range(64)]
+        # DeriveTreeSecret(s, L, j, n) = ExpandWithLabel(s, L, uint32(j), n), and n <= Nh here, so it is one
+        # HKDF-Expand block: HMAC(s, KDFLabel || 0x01) with KDFLabel = uint16(n) || "MLS 1.0 "+L <V> || j <V>.
+        # The heads are fixed per suite; the secret-tree vectors pin the result to DeriveTreeSecret.
+        self._heads = tuple(
+            n.to_bytes(2, "big") + encode_opaque(b"MLS 1.0 " + label)
+            for label, n in ((b"key", suite.nk), (b"nonce", suite.nn), (b"secret", suite.nh))
+        )
+        self._mac = suite.mac
 
     def __repr__(self) -> str:
         return f"<SecretTree {self.n_leaves} leaves, {len(self._nodes)} node secrets, {len(self._ratchets)} ratchets>"
@@ -225,30 +232,27 @@ class SecretTree:
 
     # --- §9.1: ratchet steps --------------------------------------------------------
 
-    def _context(self, generation: int) -> bytes:
-        contexts = self._key_context
-        return contexts[generation] if generation < len(contexts) else generation.to_bytes(4, "big")
-
-    def _key_nonce(self, secret: bytes, context: bytes) -> tuple[Secret, Secret]:
+    def _step(self, secret: bytes, generation: int) -> tuple[Secret, Secret, Secret]:
+        """``DeriveTreeSecret(secret, "key"/"nonce"/"secret", generation, Nk/Nn/Nh)`` (§9.1)."""
+        tail = b"\x04" + generation.to_bytes(4, "big") + b"\x01"
+        mac, (key_head, nonce_head, secret_head) = self._mac, self._heads
         suite = self.suite
-        expand = suite.expand_with_label
-        return expand(secret, b"key", context, suite.nk), expand(secret, b"nonce", context, suite.nn)
-
-    def _next_secret(self, secret: bytes, context: bytes) -> Secret:
-        return self.suite.expand_with_label(secret, b"secret", context, self.suite.nh)
+        return (
+            Secret(mac(secret, key_head + tail)[: suite.nk]),
+            Secret(mac(secret, nonce_head + tail)[: suite.nn]),
+            Secret(mac(secret, secret_head + tail)),
+        )
 
     def encryption_key(self, leaf_index: int, ratchet: RatchetType) -> RatchetKey:
         """The next unused key of our own ratchet, consumed at once (§9.2: never reuse a generation).
 
         Raises `UsageError` for a leaf outside the tree or an exhausted ratchet.
         """
-        r = self._leaf(leaf_index)[ratchet]
+        r = (self._ratchets.get(leaf_index) or self._leaf(leaf_index))[ratchet]
         generation = r.generation
         if generation >= _GENERATION_LIMIT:
             raise UsageError("this sender ratchet is exhausted; a Commit must start a new epoch", section="9.1")
-        context = self._context(generation)
-        key, nonce = self._key_nonce(r.secret, context)
-        r.secret = self._next_secret(r.secret, context)
+        key, nonce, r.secret = self._step(r.secret, generation)
         r.generation = generation + 1
         return RatchetKey(leaf_index, ratchet, generation, key, nonce)
 
@@ -260,7 +264,7 @@ class SecretTree:
         more than ``max_forward_distance`` ahead; `UsageError` for a leaf
         outside the tree.
         """
-        r = self._leaf(leaf_index)[ratchet]
+        r = (self._ratchets.get(leaf_index) or self._leaf(leaf_index))[ratchet]
         current = r.generation
         if generation < current:
             kept = r.skipped.get(generation)
@@ -280,15 +284,15 @@ class SecretTree:
         secret = r.secret
         keep_from = generation + 1 - self.out_of_order_window
         skipped: list[tuple[int, Secret, Secret]] = []
+        nh = self.suite.nh
         for g in range(current, generation):
-            context = self._context(g)
             if g >= keep_from:
-                skipped.append((g, *self._key_nonce(secret, context)))
-            secret = self._next_secret(secret, context)
-        context = self._context(generation)
-        key, nonce = self._key_nonce(secret, context)
-        advance = _Advance(current, self._next_secret(secret, context), tuple(skipped))
-        return RatchetKey(leaf_index, ratchet, generation, key, nonce, advance)
+                key, nonce, secret = self._step(secret, g)
+                skipped.append((g, key, nonce))
+            else:  # too old to keep: only the ratchet secret moves on
+                secret = self.suite.expand_with_label(secret, b"secret", g.to_bytes(4, "big"), nh)
+        key, nonce, next_secret = self._step(secret, generation)
+        return RatchetKey(leaf_index, ratchet, generation, key, nonce, _Advance(current, next_secret, tuple(skipped)))
 
     def consume(self, key: RatchetKey) -> None:
         """Delete a key from `decryption_key` and everything before it that is no longer kept (§9.2).
