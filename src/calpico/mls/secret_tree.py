@@ -19,8 +19,8 @@ and starts L's ratchets; the consumed path secrets are gone (§9.2). The cost
 is O(log n) per leaf, once.
 
 Deletion and reordering (§9.2, §15.3): a ratchet keeps only its next secret,
-plus the keys of at most ``out_of_order_window`` skipped generations just
-below it, for messages that arrive late. A message may be at most
+plus the keys of skipped generations at most ``out_of_order_window`` below
+the newest one received, for messages that arrive late. A message may be at most
 ``max_forward_distance`` generations ahead (a bound on the work a sender can
 force on us). A used or dropped generation is refused. Receiving is
 two-phase: `SecretTree.decryption_key` derives a key without changing any
@@ -64,7 +64,7 @@ __all__ = [
 ]
 
 DEFAULT_OUT_OF_ORDER_WINDOW = 32
-"""Keys of this many generations below a ratchet's newest are kept for late messages."""
+"""Keys of up to this many generations below the newest received one are kept for late messages."""
 DEFAULT_MAX_FORWARD_DISTANCE = 1024
 """A message may be at most this many generations ahead of its ratchet (§15.3)."""
 
@@ -195,7 +195,18 @@ class SecretTree:
         self._mac = suite.mac
 
     def __repr__(self) -> str:
-        return f"<SecretTree {self.n_leaves} leaves, {len(self._nodes)} node secrets, {len(self._ratchets)} ratchets>"
+        started = len(self._ratchets)
+        return f"<SecretTree {self.n_leaves} leaves, {len(self._nodes)} node secrets, {started} leaves started>"
+
+    @property
+    def stored_node_secrets(self) -> int:
+        """How many tree-node secrets are held: the frontier of the lazy derivation (diagnostics)."""
+        return len(self._nodes)
+
+    @property
+    def started_leaves(self) -> int:
+        """How many leaves have their sender ratchets started (diagnostics)."""
+        return len(self._ratchets)
 
     # --- §9: the tree ----------------------------------------------------------------
 
@@ -282,7 +293,7 @@ class SecretTree:
                 section="15.3",
             )
         secret = r.secret
-        keep_from = generation + 1 - self.out_of_order_window
+        keep_from = generation - self.out_of_order_window
         skipped: list[tuple[int, Secret, Secret]] = []
         nh = self.suite.nh
         for g in range(current, generation):
@@ -316,7 +327,7 @@ class SecretTree:
         skipped = r.skipped
         for g, k, n in advance.skipped:
             skipped[g] = (k, n)
-        oldest_kept = r.generation - self.out_of_order_window
+        oldest_kept = key.generation - self.out_of_order_window
         while skipped:
             first = next(iter(skipped))
             if first >= oldest_kept:
