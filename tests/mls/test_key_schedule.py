@@ -10,6 +10,7 @@ import dataclasses
 import random
 
 import pytest
+from hypothesis import given, settings
 
 from calpico.mls.crypto import SUITES, get_suite
 from calpico.mls.errors import DecodeError, DecryptionError, ProtocolError, UnsupportedError, UsageError
@@ -27,6 +28,7 @@ from calpico.mls.key_schedule import (
 )
 from calpico.mls.secret import Secret
 
+from .damage import damaged
 from .samples import group_context
 
 SUITE = get_suite(1)
@@ -169,3 +171,13 @@ def test_bad_epoch_secret_records_are_refused() -> None:
     assert EpochSecrets.from_bytes(data[:1] + b"\x00\x03" + data[3:]).cipher_suite == 3
     with pytest.raises(DecodeError, match="64 bytes"):
         EpochSecrets.from_bytes(data[:1] + b"\x00\x05" + data[3:])
+
+
+@settings(max_examples=200, deadline=None)
+@given(damaged(derive_epoch(SUITE, INIT, COMMIT, CONTEXT).secrets.to_bytes()))
+def test_damaged_epoch_secrets_raise_only_typed_errors(data: bytes) -> None:
+    try:
+        secrets = EpochSecrets.from_bytes(data)
+    except (DecodeError, UnsupportedError):
+        return
+    assert secrets.to_bytes() == data

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 
 import pytest
+from hypothesis import given, settings
 
 from calpico.mls.codec import encode_opaque
 from calpico.mls.crypto import SUITES, CipherSuite, get_suite
@@ -17,6 +18,8 @@ from calpico.mls.secret_tree import (
     sender_data_key_nonce,
 )
 from calpico.mls.tree.treemath import NodeIndex, left, level, right, root
+
+from .damage import damaged
 
 SUITE = get_suite(1)
 ROOT_SECRET = bytes(range(32))
@@ -286,3 +289,20 @@ def test_every_suite_persists(suite_id: int) -> None:
         receive(tree, leaf, ratchet, 2)
     restored = SecretTree.from_bytes(tree.to_bytes())
     assert receive(restored, 1, APP, 0) == receive(tree, 1, APP, 0)
+
+
+def _used_tree_bytes() -> bytes:
+    tree = SecretTree(SUITE, ROOT_SECRET, 8)
+    receive(tree, 3, APP, 4)
+    tree.encryption_key(6, HS)
+    return tree.to_bytes()
+
+
+@settings(max_examples=300, deadline=None)
+@given(damaged(_used_tree_bytes()))
+def test_damaged_records_raise_only_typed_errors(data: bytes) -> None:
+    try:
+        tree = SecretTree.from_bytes(data)
+    except (DecodeError, UnsupportedError):
+        return
+    assert tree.to_bytes() == data  # whatever loads is canonical

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
 
 from calpico.mls.codec import encode_varint
 from calpico.mls.crypto import get_suite
@@ -18,6 +19,7 @@ from calpico.mls.transcript import (
     verify_confirmation_tag,
 )
 
+from .damage import damaged
 from .samples import framed_content
 
 SUITE = get_suite(1)
@@ -97,3 +99,13 @@ def test_persistence() -> None:
         TranscriptHashes.from_bytes(b"\x02" + hashes.to_bytes()[1:])
     with pytest.raises(DecodeError):
         TranscriptHashes.from_bytes(hashes.to_bytes()[:-1])
+
+
+@settings(max_examples=200, deadline=None)
+@given(damaged(TranscriptHashes(b"c" * 32, b"i" * 32).to_bytes()))
+def test_damaged_records_raise_only_decode_errors(data: bytes) -> None:
+    try:
+        hashes = TranscriptHashes.from_bytes(data)
+    except DecodeError:
+        return
+    assert hashes.to_bytes() == data

@@ -376,13 +376,18 @@ class SecretTree:
             raise DecodeError(f"SecretTree: {exc.reason}") from None
         width = 2 * record.n_leaves - 1
         tree._nodes = {}
+        # Entries are in ascending order (as to_bytes writes them), so one state has one encoding.
+        previous = -1
         for entry in record.nodes:
-            if entry.node >= width or len(entry.secret) != nh or entry.node in tree._nodes:
+            if not previous < entry.node < width or len(entry.secret) != nh:
                 raise DecodeError("SecretTree: bad node secret")
             tree._nodes[entry.node] = Secret(entry.secret)
+            previous = entry.node
+        previous = -1
         for leaf in record.leaves:
-            if leaf.leaf >= record.n_leaves or leaf.leaf in tree._ratchets:
+            if not previous < leaf.leaf < record.n_leaves:
                 raise DecodeError("SecretTree: bad leaf ratchets")
+            previous = leaf.leaf
             tree._ratchets[leaf.leaf] = (_ratchet_of(leaf.handshake, suite), _ratchet_of(leaf.application, suite))
         return tree
 
