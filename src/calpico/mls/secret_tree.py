@@ -295,13 +295,13 @@ class SecretTree:
         secret = r.secret
         keep_from = generation - self.out_of_order_window
         skipped: list[tuple[int, Secret, Secret]] = []
-        nh = self.suite.nh
+        derive, nh = self.suite.derive_tree_secret, self.suite.nh
         for g in range(current, generation):
             if g >= keep_from:
                 key, nonce, secret = self._step(secret, g)
                 skipped.append((g, key, nonce))
             else:  # too old to keep: only the ratchet secret moves on
-                secret = self.suite.expand_with_label(secret, b"secret", g.to_bytes(4, "big"), nh)
+                secret = derive(secret, b"secret", g, nh)
         key, nonce, next_secret = self._step(secret, generation)
         return RatchetKey(leaf_index, ratchet, generation, key, nonce, _Advance(current, next_secret, tuple(skipped)))
 
