@@ -41,7 +41,12 @@ REQUIRED = {
     "deserialization",
     "tree-math",
     "crypto-basics",
+    "secret-tree",
+    "key-schedule",
+    "psk_secret",
+    "transcript-hashes",
     "messages",
+    "message-protection",
 }
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from calpico.mls.errors import DecodeError, EncodeError
-from calpico.mls.psk import PreSharedKeyID, PSKLabel, PSKType, ResumptionPSKUsage
+from calpico.mls.crypto import get_suite
+from calpico.mls.errors import DecodeError, EncodeError, UsageError
+from calpico.mls.psk import PreSharedKeyID, PSKLabel, PSKType, ResumptionPSKUsage, psk_secret
 
 
 def test_external_psk_id() -> None:
@@ -55,3 +56,33 @@ def test_psk_label_appends_index_and_count() -> None:
     label = PSKLabel(psk, 1, 3)
     assert label.encode() == psk.encode() + bytes.fromhex("0001 0003")
     assert PSKLabel.decode(label.encode()) == label
+
+
+# --- §8.4 psk_secret (the 77 official psk_secret vectors run in test_conformance_vectors.py) ---
+
+SUITE = get_suite(1)
+
+
+def test_no_psks_give_the_zero_secret() -> None:
+    assert psk_secret(SUITE, []) == bytes(32)
+    assert psk_secret(get_suite(5), ()) == bytes(64)
+
+
+def test_psk_secret_chains_the_psks_in_order() -> None:
+    a = (PreSharedKeyID.external(b"a", bytes(32)), b"first key")
+    b = (PreSharedKeyID.resumption(ResumptionPSKUsage.application, b"group", 4, bytes(32)), b"second key")
+    one = psk_secret(SUITE, [a])
+    label = PSKLabel(a[0], 0, 1).encode()
+    psk_input = SUITE.expand_with_label(SUITE.extract(bytes(32), b"first key"), b"derived psk", label, 32)
+    assert one == SUITE.extract(psk_input, bytes(32))
+    both = psk_secret(SUITE, [a, b])
+    assert len({bytes(one), bytes(both), bytes(psk_secret(SUITE, [b, a]))}) == 3
+    # The nonce is part of the identity: a fresh nonce gives a different secret.
+    renonced = (PreSharedKeyID.external(b"a", bytes([1]) * 32), b"first key")
+    assert psk_secret(SUITE, [renonced]) != one
+
+
+def test_too_many_psks_for_psk_label() -> None:
+    entry = (PreSharedKeyID.external(b"a", bytes(32)), b"k")
+    with pytest.raises(UsageError):
+        psk_secret(SUITE, [entry] * 0x10000)
