@@ -1,16 +1,13 @@
 """The AEAD algorithms of the MLS suites (RFC 5116 / RFC 8439), with HPKE ids.
 
-Building an `AESGCM` or `ChaCha20Poly1305` object costs more than sealing a
-short message with it, so the objects are kept in a small LRU cache per
-algorithm, keyed by the key bytes, for keys that are used more than once
-(a key and nonce from the secret tree serve one message, but tests, benchmarks
-and retransmissions repeat them). A miss costs one dictionary insertion.
+A cipher object is built for every call and dropped after it: AEAD keys in
+MLS come from the secret tree and serve one message each, and RFC 9420 §9.2
+requires them to be deleted once used, so no cache may keep them alive.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import lru_cache
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
@@ -34,8 +31,8 @@ class Aead:
         self.nn = 12
         self.nt = 16
         self._cipher_class = cipher_class
-        # Loaded cipher objects by key; the key length is checked on a miss only.
-        self._cipher: Callable[[bytes], _Cipher] = lru_cache(maxsize=256)(self._load)
+        # Built per call and never cached: message keys must not outlive their use (§9.2).
+        self._cipher: Callable[[bytes], _Cipher] = self._load
 
     def __repr__(self) -> str:
         return f"<AEAD {self.name}>"
@@ -55,8 +52,7 @@ class Aead:
         if len(nonce) != 12:
             raise UsageError(f"{self.name} needs a 12-byte nonce, got {len(nonce)} bytes")
         try:
-            # Secret is unhashable on purpose; the cache keys on a plain copy.
-            return self._cipher(key if type(key) is bytes else bytes(key)).encrypt(nonce, plaintext, aad)
+            return self._cipher(key).encrypt(nonce, plaintext, aad)
         except (ValueError, TypeError, OverflowError) as exc:
             raise UsageError(f"{self.name} seal: {exc}") from None
 
@@ -69,7 +65,7 @@ class Aead:
         if len(nonce) != 12:
             raise DecryptionError(f"{self.name} needs a 12-byte nonce, got {len(nonce)} bytes")
         try:
-            return self._cipher(key if type(key) is bytes else bytes(key)).decrypt(nonce, ciphertext, aad)
+            return self._cipher(key).decrypt(nonce, ciphertext, aad)
         except InvalidTag:
             raise DecryptionError(f"{self.name}: authentication tag does not verify") from None
         except (ValueError, TypeError, OverflowError) as exc:

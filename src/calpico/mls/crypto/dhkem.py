@@ -57,8 +57,9 @@ class DHKem:
         self.n_sk = n_sk
         self.native_kem = native_kem
         self.suite_id = b"KEM" + i2osp(kem_id, 2)
-        # Loaded keys, keyed by their serialization: (key object, public key bytes).
-        self._private: Callable[[bytes], tuple[Any, bytes]] = lru_cache(maxsize=_CACHE)(self._load_private)
+        # Public keys are cached by their serialization; private keys are loaded per
+        # use and never cached, so a replaced path key does not linger (RFC 9420 §16.6).
+        self._private: Callable[[bytes], tuple[Any, bytes]] = self._load_private
         self._public: Callable[[bytes], Any] = lru_cache(maxsize=_CACHE)(self._load_public)
 
     def __repr__(self) -> str:

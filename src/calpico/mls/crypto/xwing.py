@@ -68,8 +68,8 @@ class _Expanded:
         self.native = native.MLKEM768X25519PrivateKey(self.sk_m, self.sk_x)
 
 
-@lru_cache(maxsize=_CACHE)
 def _expand(seed: bytes) -> _Expanded:
+    # Not cached: a private key must not outlive its use (RFC 9420 §16.6).
     if len(seed) != PRIVATE_KEY_LENGTH:
         raise ValueError(f"an X-Wing private key is {PRIVATE_KEY_LENGTH} bytes, got {len(seed)}")
     return _Expanded(seed)
