@@ -42,6 +42,9 @@ REQUIRED = {
     "tree-math",
     "crypto-basics",
     "messages",
+    "tree-validation",
+    "tree-operations",
+    "treekem",
 }
 
 
