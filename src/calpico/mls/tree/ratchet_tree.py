@@ -104,22 +104,31 @@ class RatchetTree:
 
     @classmethod
     def from_nodes(cls, suite: CipherSuite, nodes: Sequence[TreeNode | None]) -> RatchetTree:
-        """A tree from its nodes in array order, trailing blanks optional.
+        """A tree from its nodes in array order; trailing blanks are ignored.
 
-        Raises `ProtocolError` (§12.4.3.3) if the list is empty, ends with a
-        blank node, has an even length, or holds a leaf at an odd or a parent
-        at an even position; `ProtocolError` (§7.1) for unsorted unmerged
-        leaves and (§7.3) for a repeated encryption or signature key.
+        Raises `ProtocolError` (§12.4.3.3) if no node is left, if the last
+        non-blank node is a parent (the list has an even length), or if a
+        leaf sits at an odd or a parent at an even position; `ProtocolError`
+        (§7.1) for unsorted unmerged leaves and (§7.3) for a repeated
+        encryption or signature key.
         """
+        values = list(nodes)
+        while values and values[-1] is None:
+            values.pop()
         tree = cls.__new__(cls)
-        tree._load(suite, list(nodes), [None] * len(nodes))
+        tree._load(suite, values, [None] * len(values))
         return tree
 
     @classmethod
     def from_struct(cls, suite: CipherSuite, struct: RatchetTreeStruct) -> RatchetTree:
-        """A tree from the ``ratchet_tree`` extension struct; raises as `from_nodes`."""
+        """A tree from the ``ratchet_tree`` extension struct.
+
+        Raises as `from_nodes`, and `ProtocolError` (§12.4.3.3) if the last node is blank.
+        """
         values: list[TreeNode | None] = [None if n is None else _unwrap(n) for n in struct.nodes]
-        return cls.from_nodes(suite, values)
+        tree = cls.__new__(cls)
+        tree._load(suite, values, [None] * len(values))
+        return tree
 
     @classmethod
     def from_bytes(cls, suite: CipherSuite, data: bytes) -> RatchetTree:

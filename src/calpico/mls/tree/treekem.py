@@ -37,9 +37,9 @@ from `os.urandom` and HPKE uses the native implementation.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from os import urandom
 
 from ..commit import HPKECiphertext, UpdatePath, UpdatePathNode
 from ..credentials import Credential
@@ -210,7 +210,7 @@ def create_update_path(
         if old is None:
             raise UsageError(f"leaf {leaf_index} is blank: give leaf_params for the new leaf")
         leaf_params = LeafNodeParams.of(old)
-    random = rng if rng is not None else os.urandom
+    random = rng if rng is not None else urandom
     path = tree.filtered_path(leaf_index)
 
     leaf_keys = derive_node_key_pair(suite, random(suite.nh))

@@ -21,8 +21,8 @@ Failures raise `VerificationError` for signatures and parent hashes and
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Collection
+from time import time
 
 from ..codec import encode_varint
 from ..crypto import CipherSuite
@@ -35,6 +35,7 @@ from .ratchet_tree import RatchetTree
 
 __all__ = [
     "Clock",
+    "check_unmerged_leaves",
     "leaf_node_tbs",
     "validate_leaf_in_tree",
     "validate_leaf_node",
@@ -104,7 +105,7 @@ def validate_leaf_node(
     source: LeafNodeSource | None = None,
     group_id: bytes | None = None,
     leaf_index: int | None = None,
-    clock: Clock | None = time.time,
+    clock: Clock | None = time,
     max_lifetime: int | None = None,
     required_capabilities: RequiredCapabilities | None = None,
     credential_types: Collection[int] = (),
@@ -177,7 +178,7 @@ def validate_leaf_in_tree(
     group_id: bytes | None = None,
     leaf_index: int | None = None,
     replacing: int | None = None,
-    clock: Clock | None = time.time,
+    clock: Clock | None = time,
     max_lifetime: int | None = None,
     required_capabilities: RequiredCapabilities | None = None,
 ) -> None:
@@ -228,6 +229,7 @@ def verify_parent_hashes(tree: RatchetTree) -> None:
     exactly one link. Raises `VerificationError`.
     """
     suite = tree.suite
+    root = tree.root
     links: dict[int, int] = {}
     for d in range(tree.n_nodes):
         node = tree.node(d)
@@ -242,14 +244,17 @@ def verify_parent_hashes(tree: RatchetTree) -> None:
                 continue
             claimed = node.parent_hash
         child = d
-        for p, s in _ancestors(tree, d):
+        while child != root:
+            k = (child ^ (child + 1)).bit_length() - 1
+            sibling = child ^ (1 << (k + 1))
+            p = (child | (1 << k)) & ~(1 << (k + 1))
             above = tree.node(p)
             if above is None:
                 child = p
                 continue
             assert isinstance(above, ParentNode)
             if _linkable(tree, d, child, above):
-                sibling_hash = original_sibling_tree_hash(tree, p, s)
+                sibling_hash = original_sibling_tree_hash(tree, p, sibling)
                 if parent_hash(suite, above.encryption_key, above.parent_hash, sibling_hash) == claimed:
                     links[p] = links.get(p, 0) + 1
             break
@@ -258,10 +263,6 @@ def verify_parent_hashes(tree: RatchetTree) -> None:
             count = links.get(x, 0)
             why = "no descendant links to it" if count == 0 else f"{count} descendants link to it"
             raise VerificationError(f"parent node {x} is not parent-hash valid: {why}", section="7.9.2")
-
-
-def _ancestors(tree: RatchetTree, x: int) -> list[tuple[int, int]]:
-    return list(zip(tree.direct_path(x), tree.copath(x), strict=True))
 
 
 def _linkable(tree: RatchetTree, d: int, child: int, parent: ParentNode) -> bool:
@@ -276,8 +277,12 @@ def _linkable(tree: RatchetTree, d: int, child: int, parent: ParentNode) -> bool
     return set(resolution) - {d} == expected
 
 
-def _check_unmerged_leaves(tree: RatchetTree) -> None:
-    """§12.4.3.1: each unmerged leaf is a non-blank descendant, unmerged at every non-blank node in between."""
+def check_unmerged_leaves(tree: RatchetTree) -> None:
+    """Check every parent's unmerged_leaves (§12.4.3.1); raises `ProtocolError`.
+
+    Each entry must be a non-blank leaf below the parent, and every non-blank
+    parent between that leaf and the parent must list it too.
+    """
     for x in range(1, tree.n_nodes, 2):
         node = tree.node(x)
         if node is None:
@@ -322,7 +327,7 @@ def validate_tree(
     Raises `VerificationError` or `ProtocolError` naming the rule.
     """
     verify_parent_hashes(tree)
-    _check_unmerged_leaves(tree)
+    check_unmerged_leaves(tree)
     in_use = tree.credential_types_in_use()
     suite = tree.suite
     for index, leaf in tree.members():
