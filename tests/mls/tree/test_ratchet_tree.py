@@ -63,6 +63,10 @@ def test_add_takes_the_leftmost_blank_leaf_before_extending() -> None:
     assert tree.add_leaf(fake_leaf(rnd)) == 1
     assert tree.leftmost_blank_leaf() is None
     assert tree.add_leaf(fake_leaf(rnd)) == 4 and tree.n_leaves == 8
+    assert tree.reserve_leaf() == 5 and tree.leaf_node(5) is None
+    for _ in range(3):
+        tree.add_leaf(fake_leaf(rnd))
+    assert tree.reserve_leaf() == 8 and tree.n_leaves == 16 and tree.member_count == 8
 
 
 @pytest.mark.parametrize(

@@ -103,8 +103,8 @@ def test_a_new_leaf_can_commit_into_a_blank_position() -> None:
     group.commit(0)
     newcomer = Member.new(SUITE, b"external", seeded(7))
     staged = group.tree.copy()
-    index = staged.leftmost_blank_leaf()
-    assert index == 3
+    index = staged.reserve_leaf()
+    assert index == 3 and staged.leaf_node(3) is None
     with pytest.raises(UsageError):
         create_update_path(staged, index, group_id=GROUP_ID, signature_private_key=newcomer.signature_private)
     params = LeafNodeParams(newcomer.signature_public, Credential.basic(b"external"), CAPABILITIES)
@@ -113,6 +113,7 @@ def test_a_new_leaf_can_commit_into_a_blank_position() -> None:
     )
     path = prepared.encrypt(provisional_context(SUITE, staged))
     theirs = group.tree.copy()
+    assert theirs.reserve_leaf() == index
     merge_update_path(theirs, index, path, group_id=GROUP_ID)
     assert theirs == staged
     state = group.members[1].private_tree

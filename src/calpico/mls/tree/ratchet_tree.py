@@ -442,6 +442,31 @@ class RatchetTree:
 
     # --- evolution (§7.4, §7.7, §12.1) -----------------------------------------------
 
+    def check_keys_unused(self, node: TreeNode, x: int | None) -> None:
+        """Raise `ProtocolError` (§7.3) unless ``node``'s keys are unused by any node other than node ``x``.
+
+        The encryption key is compared with every node's, a leaf's signature
+        key with every other leaf's. Pass ``x=None`` for a node not yet placed.
+        """
+        holder = self._by_encryption_key.get(node.encryption_key)
+        if holder is not None and holder != x:
+            raise ProtocolError(f"encryption key already used by node {holder}", section="7.3")
+        if isinstance(node, LeafNode):
+            leaf = self._by_signature_key.get(node.signature_key)
+            if leaf is not None and (x is None or leaf != x >> 1):
+                raise ProtocolError(f"signature key already used by leaf {leaf}", section="7.3")
+
+    def reserve_leaf(self) -> LeafIndex:
+        """The leftmost blank leaf, after extending the tree if every leaf is taken (§12.1.1, §12.4.3.2).
+
+        The leaf stays blank: an external joiner's UpdatePath fills it.
+        """
+        index = self.leftmost_blank_leaf()
+        if index is None:
+            index = LeafIndex(self.n_leaves)
+            self.extend()
+        return index
+
     def add_leaf(self, leaf: LeafNode) -> LeafIndex:
         """Add ``leaf`` in the leftmost blank leaf, extending the tree if needed (§12.1.1, §7.7).
 
@@ -450,10 +475,7 @@ class RatchetTree:
         if the leaf's encryption or signature key is already in the tree.
         """
         self.check_keys_unused(leaf, None)
-        index = self.leftmost_blank_leaf()
-        if index is None:
-            index = LeafIndex(self.n_leaves)
-            self.extend()
+        index = self.reserve_leaf()
         self._set(2 * index, leaf)
         nodes = self._nodes
         for p, _ in self._path(2 * index):
@@ -533,7 +555,7 @@ class RatchetTree:
 
     # --- cache maintenance -----------------------------------------------------------
 
-    def _set(self, x: int, value: TreeNode | None, encoded: bytes | None = None) -> None:
+    def _set(self, x: int, value: TreeNode | None) -> None:
         """Store ``value`` at ``x`` and bring every cache up to date (checks are the caller's)."""
         nodes = self._nodes
         old = nodes[x]
@@ -544,7 +566,7 @@ class RatchetTree:
         elif x & 1 == 0 and (x >> 1) < self._blank_hint:
             self._blank_hint = x >> 1
         nodes[x] = value
-        self._encoded[x] = encoded
+        self._encoded[x] = None
         delta = (value is not None) - (old is not None)
         hashes, filled = self._hashes, self._filled
         root = len(nodes) >> 1
@@ -557,20 +579,6 @@ class RatchetTree:
                 break
             k = _level(x)
             x = (x | (1 << k)) & ~(1 << (k + 1))
-
-    def check_keys_unused(self, node: TreeNode, x: int | None) -> None:
-        """Raise `ProtocolError` (§7.3) unless ``node``'s keys are unused by any node other than node ``x``.
-
-        The encryption key is compared with every node's, a leaf's signature
-        key with every other leaf's. Pass ``x=None`` for a node not yet placed.
-        """
-        holder = self._by_encryption_key.get(node.encryption_key)
-        if holder is not None and holder != x:
-            raise ProtocolError(f"encryption key already used by node {holder}", section="7.3")
-        if isinstance(node, LeafNode):
-            leaf = self._by_signature_key.get(node.signature_key)
-            if leaf is not None and (x is None or leaf != x >> 1):
-                raise ProtocolError(f"signature key already used by leaf {leaf}", section="7.3")
 
     def _index(self, x: int, node: TreeNode) -> None:
         self._by_encryption_key[node.encryption_key] = x
