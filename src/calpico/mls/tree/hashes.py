@@ -26,7 +26,7 @@ its cost is proportional to the number of unmerged leaves times the depth.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from bisect import bisect_left
 from typing import TYPE_CHECKING
 
 from ..codec import encode_varint
@@ -86,17 +86,19 @@ def original_sibling_tree_hash(tree: RatchetTree, parent: int, sibling: int) -> 
     That is the tree hash of the subtree under ``sibling`` with every leaf in
     ``parent``'s unmerged_leaves blanked and removed from the unmerged_leaves
     of the parent nodes below. When none of those leaves lies under
-    ``sibling`` this is the cached tree hash. Raises `UsageError` (from the
-    tree) if ``parent`` is blank or not a parent node.
+    ``sibling`` this is the cached tree hash; otherwise only the paths from
+    those leaves up to ``sibling`` are rehashed. Raises `UsageError` if
+    ``parent`` is blank.
     """
     node = tree.parent_node(parent)
     if node is None:
         raise UsageError(f"node {parent} is blank: it has no parent hash")
     lo, hi = _leaf_span(sibling)
-    excluded = [leaf for leaf in node.unmerged_leaves if lo <= leaf < hi]
+    unmerged = node.unmerged_leaves  # sorted (checked when the tree was loaded)
+    excluded = unmerged[bisect_left(unmerged, lo) : bisect_left(unmerged, hi)]
     if not excluded:
         return tree.node_tree_hash(sibling)
-    return _hash_without(tree, sibling, frozenset(excluded))
+    return _hash_without(tree, sibling, excluded, frozenset(excluded))
 
 
 def _leaf_span(x: int) -> tuple[int, int]:
@@ -106,20 +108,21 @@ def _leaf_span(x: int) -> tuple[int, int]:
     return lo, lo + (1 << k)
 
 
-def _hash_without(tree: RatchetTree, x: int, excluded: Collection[int]) -> bytes:
-    """Tree hash of ``x`` with the ``excluded`` leaves blanked and dropped from unmerged lists."""
+def _hash_without(tree: RatchetTree, x: int, excluded: tuple[int, ...], members: frozenset[int]) -> bytes:
+    """Tree hash of ``x`` with the ``excluded`` leaves (sorted) blanked and dropped from unmerged lists."""
     lo, hi = _leaf_span(x)
-    if not any(lo <= leaf < hi for leaf in excluded):
+    i = bisect_left(excluded, lo)
+    if i == len(excluded) or excluded[i] >= hi:
         return tree.node_tree_hash(x)
     suite = tree.suite
     if x & 1 == 0:
         return suite.hash(leaf_hash_input(x >> 1, None))
     k = (x ^ (x + 1)).bit_length() - 1
-    left = _hash_without(tree, x ^ (1 << (k - 1)), excluded)
-    right = _hash_without(tree, x ^ (3 << (k - 1)), excluded)
+    left = _hash_without(tree, x ^ (1 << (k - 1)), excluded, members)
+    right = _hash_without(tree, x ^ (3 << (k - 1)), excluded, members)
     node = tree.parent_node(x)
     encoded = None
     if node is not None:
-        kept = tuple(leaf for leaf in node.unmerged_leaves if leaf not in excluded)
+        kept = tuple(leaf for leaf in node.unmerged_leaves if leaf not in members)
         encoded = ParentNode(node.encryption_key, node.parent_hash, kept).encode()
     return suite.hash(parent_node_hash_input(encoded, left, right))

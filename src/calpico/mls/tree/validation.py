@@ -21,6 +21,7 @@ Failures raise `VerificationError` for signatures and parent hashes and
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable, Collection
 from time import time
 
@@ -223,26 +224,27 @@ def verify_parent_hashes(tree: RatchetTree) -> None:
     Bottom up: each non-blank node D with a parent hash can only be linked to
     its lowest non-blank ancestor P (any higher candidate would have P in the
     resolution of its child, and a parent node is never an unmerged leaf).
-    The link holds if P's unmerged leaves under D's side are exactly the
-    rest of that side's resolution and D's parent_hash is the parent hash of
-    P over its other child. Every non-blank parent must be the target of
+    The link holds if P's unmerged leaves under D's side C are exactly the
+    resolution of C without D, and D's parent_hash is the parent hash of P
+    over its other child. Every non-blank parent must be the target of
     exactly one link. Raises `VerificationError`.
+
+    The resolution rule admits at most one D per (P, C), found once per pair,
+    so the work stays near linear in the tree even for a hostile one.
     """
     suite = tree.suite
     root = tree.root
     links: dict[int, int] = {}
+    candidates: dict[tuple[int, int], int | None] = {}
     for d in range(tree.n_nodes):
         node = tree.node(d)
         if node is None:
             continue
-        if isinstance(node, LeafNode):
-            if node.leaf_node_source != LeafNodeSource.commit or not node.parent_hash:
-                continue
-            claimed = node.parent_hash
-        else:
-            if not node.parent_hash:
-                continue
-            claimed = node.parent_hash
+        if isinstance(node, LeafNode) and node.leaf_node_source != LeafNodeSource.commit:
+            continue
+        claimed = node.parent_hash
+        if not claimed:
+            continue
         child = d
         while child != root:
             k = (child ^ (child + 1)).bit_length() - 1
@@ -253,7 +255,10 @@ def verify_parent_hashes(tree: RatchetTree) -> None:
                 child = p
                 continue
             assert isinstance(above, ParentNode)
-            if _linkable(tree, d, child, above):
+            key = (p, child)
+            if key not in candidates:
+                candidates[key] = _linkable_node(tree, child, above)
+            if candidates[key] == d:
                 sibling_hash = original_sibling_tree_hash(tree, p, sibling)
                 if parent_hash(suite, above.encryption_key, above.parent_hash, sibling_hash) == claimed:
                     links[p] = links.get(p, 0) + 1
@@ -265,16 +270,23 @@ def verify_parent_hashes(tree: RatchetTree) -> None:
             raise VerificationError(f"parent node {x} is not parent-hash valid: {why}", section="7.9.2")
 
 
-def _linkable(tree: RatchetTree, d: int, child: int, parent: ParentNode) -> bool:
-    """§7.9.2: D is in the resolution of C, and P's unmerged leaves under C are that resolution without D."""
+def _linkable_node(tree: RatchetTree, child: int, parent: ParentNode) -> int | None:
+    """The only node D whose parent hash may link to ``parent`` through ``child`` (§7.9.2), or None.
+
+    D must be in the resolution of C = ``child``, and P's unmerged leaves
+    under C must be that resolution without D: so the resolution is those
+    leaves plus exactly one more node, which is D.
+    """
     k = (child ^ (child + 1)).bit_length() - 1
     lo = (child >> (k + 1)) << k
-    hi = lo + (1 << k)
-    expected = {2 * leaf for leaf in parent.unmerged_leaves if lo <= leaf < hi}
+    unmerged = parent.unmerged_leaves  # sorted (checked when the tree was loaded)
+    start, stop = bisect_left(unmerged, lo), bisect_left(unmerged, lo + (1 << k))
+    expected = {2 * leaf for leaf in unmerged[start:stop]}
     resolution = tree.resolution(child, limit=len(expected) + 1)
-    if len(resolution) != len(expected) + 1 or d not in resolution:
-        return False
-    return set(resolution) - {d} == expected
+    if len(resolution) != len(expected) + 1:
+        return None
+    others = [x for x in resolution if x not in expected]
+    return others[0] if len(others) == 1 else None
 
 
 def check_unmerged_leaves(tree: RatchetTree) -> None:
@@ -283,6 +295,14 @@ def check_unmerged_leaves(tree: RatchetTree) -> None:
     Each entry must be a non-blank leaf below the parent, and every non-blank
     parent between that leaf and the parent must list it too.
     """
+    listed: dict[int, frozenset[int]] = {}
+
+    def unmerged_at(x: int, node: ParentNode) -> frozenset[int]:
+        found = listed.get(x)
+        if found is None:
+            found = listed[x] = frozenset(node.unmerged_leaves)
+        return found
+
     for x in range(1, tree.n_nodes, 2):
         node = tree.node(x)
         if node is None:
@@ -300,7 +320,7 @@ def check_unmerged_leaves(tree: RatchetTree) -> None:
                 if p == x:
                     break
                 between = tree.node(p)
-                if isinstance(between, ParentNode) and leaf not in between.unmerged_leaves:
+                if isinstance(between, ParentNode) and leaf not in unmerged_at(p, between):
                     raise ProtocolError(
                         f"leaf {leaf} is unmerged at node {x} but not at node {p} below it", section="12.4.3.1"
                     )
@@ -326,8 +346,8 @@ def validate_tree(
 
     Raises `VerificationError` or `ProtocolError` naming the rule.
     """
-    verify_parent_hashes(tree)
     check_unmerged_leaves(tree)
+    verify_parent_hashes(tree)
     in_use = tree.credential_types_in_use()
     suite = tree.suite
     for index, leaf in tree.members():
