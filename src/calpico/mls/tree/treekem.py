@@ -157,7 +157,7 @@ class PreparedPath:
         """
         tree = self.tree
         suite = tree.suite
-        excluded = {2 * leaf for leaf in exclude}
+        excluded = {2 * index for index in exclude}
         nodes: list[UpdatePathNode] = []
         for (_, sibling), key, secret in zip(self.filtered_path, self.public_keys, self.path_secrets, strict=True):
             ciphertexts: list[HPKECiphertext] = []
@@ -296,7 +296,7 @@ def merge_update_path(
         raise ProtocolError(
             f"UpdatePath has {len(path.nodes)} nodes, the filtered direct path has {len(filtered)}", section="7.6"
         )
-    excluded = {2 * leaf for leaf in exclude}
+    excluded = {2 * index for index in exclude}
     for (x, sibling), node in zip(filtered, path.nodes, strict=True):
         expected = sum(1 for r in tree.resolution(sibling) if r not in excluded)
         if len(node.encrypted_path_secret) != expected:
@@ -361,7 +361,7 @@ def decrypt_update_path(
     position = next((i for i, (x, _) in enumerate(filtered) if x == ancestor), None)
     if position is None:
         raise UsageError(f"leaf {me} is not below the sender's filtered direct path")
-    excluded = {2 * leaf for leaf in exclude}
+    excluded = {2 * index for index in exclude}
     resolution = [r for r in tree.resolution(filtered[position][1]) if r not in excluded]
     ciphertexts = path.nodes[position].encrypted_path_secret
     found = next(((j, k) for j, r in enumerate(resolution) if (k := private_tree.private_key(r)) is not None), None)
