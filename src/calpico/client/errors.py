@@ -35,7 +35,8 @@ whose ``str()`` is one line a person can read (the CLI prints exactly that)::
     │   ├── StoreCorrupt                a row fails authentication, or the file is damaged
     │   └── StoreVersionError           written by a newer Calpico than this one
     ├── IntegrityError                  data from elsewhere failed verification
-    │   └── AttachmentCorrupt           a blob whose hash or tag does not match
+    │   ├── AttachmentCorrupt           a blob whose hash or tag does not match
+    │   └── CredentialMismatch          a credential or KeyPackage that does not match the directory
     └── UsageError                      the caller asked for something impossible
         ├── AccountExists               a store already exists at that path
         └── NoAccount                   no store at that path, or registration never finished
@@ -57,6 +58,7 @@ __all__ = [
     "CalpicoError",
     "Conflict",
     "ContactsOnly",
+    "CredentialMismatch",
     "EpochConflict",
     "Forbidden",
     "IntegrityError",
@@ -313,6 +315,10 @@ class IntegrityError(CalpicoError):
 
 class AttachmentCorrupt(IntegrityError):
     """An attachment's ciphertext does not match its hash, or does not decrypt."""
+
+
+class CredentialMismatch(IntegrityError):
+    """A credential, KeyPackage or device key that does not match what the directory says."""
 
 
 # --- usage -----------------------------------------------------------------------------
