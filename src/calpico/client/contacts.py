@@ -70,9 +70,12 @@ class Contacts:
     async def get(self, username: str) -> Contact | None:
         return await self._store.contact(username)
 
-    async def _set_state(self, username: str, state: ContactState) -> Contact:
+    def _not_me(self, username: str) -> None:
         if username == self._identity().username:
             raise UsageError("that is you")
+
+    async def _set_state(self, username: str, state: ContactState) -> Contact:
+        self._not_me(username)
         async with self._store.transaction() as tx:
             current = await tx.contact(username) or Contact(username)
             updated = replace(current, state=state, updated_at=self._clock())
@@ -81,6 +84,7 @@ class Contacts:
 
     async def accept(self, username: str) -> Contact:
         """Accept a person: they become a contact (and may reach us under the ``contacts`` policy)."""
+        self._not_me(username)
         await self._transport.add_contact(username)
         return await self._set_state(username, ContactState.ACCEPTED)
 
@@ -93,15 +97,18 @@ class Contacts:
 
     async def remove(self, username: str) -> Contact:
         """Take a person off the contact list (they are neither accepted nor blocked then)."""
+        self._not_me(username)
         await self._transport.remove_contact(username)
         return await self._set_state(username, ContactState.NONE)
 
     async def block(self, username: str) -> Contact:
         """Block a person: the server refuses their claims and invites; their messages are hidden here."""
+        self._not_me(username)
         await self._transport.block(username)
         return await self._set_state(username, ContactState.BLOCKED)
 
     async def unblock(self, username: str) -> Contact:
+        self._not_me(username)
         await self._transport.unblock(username)
         accepted = username in await self._transport.contacts()
         return await self._set_state(username, ContactState.ACCEPTED if accepted else ContactState.NONE)

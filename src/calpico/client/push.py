@@ -98,6 +98,8 @@ class PushConnection:
         self._stop = asyncio.Event()
         self._connected = asyncio.Event()
         self._ws_was_up = False
+        self._generation = 0
+        self._closing: set[asyncio.Task[None]] = set()
         self.state = ConnectionState.CLOSED
         self.connects = 0
         """How many times the socket came up (a reconnect counts again)."""
@@ -145,6 +147,45 @@ class PushConnection:
             if item is _END:
                 return
             yield cast(PushItem, item)
+
+    async def next_batch(self, limit: int = 500) -> list[PushItem]:
+        """Wait for the next item, then take whatever else is already queued (up to ``limit``).
+
+        Returns ``[]`` once the connection is closed for good and drained.
+        """
+        items: list[PushItem] = []
+        item = await self._queue.get()
+        while item is not _END:
+            items.append(cast(PushItem, item))
+            if len(items) >= limit or self._queue.empty():
+                break
+            item = self._queue.get_nowait()
+        else:
+            self._queue.put_nowait(_END)  # keep the end marker for the next caller
+        if self._queue.qsize() < self._queue_limit:
+            self._drained.set()
+        return items
+
+    def restart(self) -> None:
+        """Drop every frame not yet taken and reconnect: the server then replays from the acknowledged cursor.
+
+        For a consumer that failed to process a batch: processing later frames
+        first would leave a gap, so it starts over from what it acknowledged.
+        """
+        self._generation += 1
+        kept = []
+        while not self._queue.empty():
+            item = self._queue.get_nowait()
+            if item is _END or isinstance(item, ConnectionChanged):
+                kept.append(item)
+        for item in kept:
+            self._queue.put_nowait(item)
+        self._drained.set()
+        ws = self._ws
+        if ws is not None:
+            task = asyncio.get_running_loop().create_task(ws.close(code=1000, reason="client restart"))
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
 
     # --- sending ------------------------------------------------------------------------
 
@@ -223,8 +264,11 @@ class PushConnection:
                 self._ws_was_up = True
                 self.connects += 1
                 self._emit_state(ConnectionState.CONNECTED)
+                generation = self._generation
                 with contextlib.suppress(ConnectionClosed):
                     async for raw in ws:
+                        if self._generation != generation:
+                            break  # restart() asked for a fresh connection: nothing more from this one
                         for item in _parse(raw):
                             self._queue.put_nowait(item)
                         # Backpressure: a consumer that falls far behind slows the reads (and so the server).
@@ -241,6 +285,8 @@ class PushConnection:
             return False, f"connection lost: {exc or type(exc).__name__}"
         finally:
             self._ws = None
+        if self._generation != generation:
+            return False, "reconnecting to resume from the acknowledged cursor"
         if code == CLOSE_REVOKED:
             return True, "this device was revoked"
         if code == CLOSE_REPLACED:
