@@ -19,6 +19,7 @@ import enum
 import json
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from typing import Any, TypeVar, Union
@@ -257,68 +258,104 @@ class DeviceLink:
 
 
 # --- encoding ----------------------------------------------------------------------------
+# One converter per declared type, built once from the type hints: records are written per message.
 
 R = TypeVar("R")
+Convert = Callable[[Any], Any]
 
 
-def _enc(value: Any) -> Any:
-    if isinstance(value, bytes):
-        return b64encode(value)
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, tuple):
-        return [_enc(v) for v in value]
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _enc(getattr(value, f.name)) for f in dataclasses.fields(value)}
+def _same(value: Any) -> Any:
     return value
+
+
+def _arms(tp: Any) -> Any:
+    (arm,) = (a for a in typing.get_args(tp) if a is not type(None))
+    return arm
+
+
+@cache
+def _encoder(tp: Any) -> Convert:
+    origin = typing.get_origin(tp)
+    if origin in (Union, types.UnionType):
+        inner = _encoder(_arms(tp))
+        return lambda v: None if v is None else inner(v)
+    if tp is bytes or tp is Secret:
+        return b64encode
+    if origin is tuple:
+        item = _encoder(typing.get_args(tp)[0])
+        return lambda v: [item(x) for x in v]
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        return lambda v: v.value
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        hints = typing.get_type_hints(tp)
+        pairs = [(f.name, _encoder(hints[f.name])) for f in dataclasses.fields(tp)]
+        return lambda v: {name: enc(getattr(v, name)) for name, enc in pairs}
+    return _same
+
+
+def _checked(kind: type) -> Convert:
+    def check(value: Any) -> Any:
+        if type(value) is not kind:
+            raise TypeError(f"expected {kind.__name__}")
+        return value
+
+    return check
+
+
+def _number(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError("expected a number")
+    return float(value)
+
+
+@cache
+def _decoder(tp: Any) -> Convert:
+    origin = typing.get_origin(tp)
+    if origin in (Union, types.UnionType):
+        inner = _decoder(_arms(tp))
+        return lambda v: None if v is None else inner(v)
+    if tp is Secret:
+        return lambda v: Secret(b64decode(v))
+    if tp is bytes:
+        return b64decode
+    if origin is tuple:
+        item = _decoder(typing.get_args(tp)[0])
+
+        def sequence(v: Any) -> tuple[Any, ...]:
+            if not isinstance(v, list):
+                raise TypeError("expected a list")
+            return tuple(item(x) for x in v)
+
+        return sequence
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        return tp
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        hints = typing.get_type_hints(tp)
+        pairs = [(f.name, _decoder(hints[f.name])) for f in dataclasses.fields(tp)]
+        cls = tp
+
+        def record(v: Any) -> Any:
+            if not isinstance(v, dict):
+                raise TypeError("expected an object")
+            return cls(**{name: dec(v[name]) for name, dec in pairs if name in v})
+
+        return record
+    if tp is float:
+        return _number
+    if tp in (int, str, bool):
+        return _checked(tp)
+    return _same
 
 
 def encode_record(record: object) -> bytes:
     """The JSON encoding of a record (the payload that gets sealed)."""
-    return json.dumps(_enc(record), separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-
-
-@cache
-def _hints(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
-
-
-def _dec(tp: Any, value: Any) -> Any:
-    origin = typing.get_origin(tp)
-    if origin in (Union, types.UnionType):
-        if value is None:
-            return None
-        (arm,) = (a for a in typing.get_args(tp) if a is not type(None))
-        return _dec(arm, value)
-    if tp is Secret:
-        return Secret(b64decode(value))
-    if tp is bytes:
-        return b64decode(value)
-    if origin is tuple:
-        if not isinstance(value, list):
-            raise TypeError("expected a list")
-        (item, _) = typing.get_args(tp)
-        return tuple(_dec(item, v) for v in value)
-    if isinstance(tp, type) and issubclass(tp, enum.Enum):
-        return tp(value)
-    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
-        if not isinstance(value, dict):
-            raise TypeError("expected an object")
-        hints = _hints(tp)
-        return tp(**{f.name: _dec(hints[f.name], value[f.name]) for f in dataclasses.fields(tp) if f.name in value})
-    if tp is float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise TypeError("expected a number")
-        return float(value)
-    if tp in (int, str, bool) and type(value) is not tp:
-        raise TypeError(f"expected {tp.__name__}")
-    return value
+    return json.dumps(_encoder(type(record))(record), separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
 def decode_record(cls: type[R], payload: bytes) -> R:
     """The record of type ``cls`` from its encoding; raises `StoreCorrupt`."""
     try:
-        record: R = _dec(cls, json.loads(payload))
+        record: R = _decoder(cls)(json.loads(payload))
     except (ValueError, TypeError, KeyError) as exc:
         raise StoreCorrupt(f"a stored {cls.__name__} does not decode") from exc
     return record
