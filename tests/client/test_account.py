@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
 import pytest
 
 from calpico.client.account import Account
@@ -132,3 +133,24 @@ async def test_revoking_this_device_marks_it_revoked(make_account: MakeAccount) 
     assert alice.identity.status is IdentityStatus.REVOKED
     stored = await alice.store.identity()
     assert stored is not None and stored.status is IdentityStatus.REVOKED
+
+
+async def test_an_account_whose_first_login_failed_still_opens_and_pins_later(
+    server: ThreadServer, tmp_path: Path
+) -> None:
+    async def no_login(request: httpx.Request) -> None:
+        if request.url.path == "/v1/auth/challenge":
+            raise httpx.ConnectError("network went away", request=request)
+
+    http = httpx.AsyncClient(base_url=server.url, event_hooks={"request": [no_login]})
+    path = tmp_path / "device.db"
+    name = new_username()
+    with pytest.raises(Offline):
+        await Account.create(server.url, name, path, Passphrase("pw", FAST_KDF), http=http, retry=QUICK_RETRY)
+    await http.aclose()
+    # The server registered the account: the store knows the device, so nothing is lost.
+    async with await Account.open(path, Passphrase("pw"), key_package_policy=SMALL_BATCH) as again:
+        assert again.identity.server_name is None and again.is_active
+        assert await again.key_packages.replenish() == SMALL_BATCH.batch + 1  # nothing was published yet
+    async with await Account.open(path, Passphrase("pw")) as third:
+        assert third.identity.server_name == "test.calpico"  # pinned at that first successful login

@@ -21,6 +21,7 @@ for it.)
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import time
@@ -63,6 +64,7 @@ class Account:
         self._clock = clock
         self.key_packages = KeyPackages(store, transport, lambda: self._identity, key_package_policy, clock)
         self.contacts = Contacts(store, transport, lambda: self._identity, clock)
+        self._pinning: set[asyncio.Task[None]] = set()
 
     # --- opening ------------------------------------------------------------------------
 
@@ -106,6 +108,11 @@ class Account:
                 with contextlib.suppress(OSError):
                     os.unlink(str(store.path) + suffix)
             raise
+        # The server has the account now: keep the device id before anything else can fail, so the
+        # store opens again even if the login or the KeyPackage upload below does not get through.
+        identity = replace(identity, device_id=answer.device.device_id, status=IdentityStatus.ACTIVE)
+        async with store.transaction() as tx:
+            tx.set_identity(identity)
         account = cls(store, identity, transport, key_package_policy=key_package_policy, clock=clock)
         try:
             await account._activate(answer.device.device_id)
@@ -147,7 +154,10 @@ class Account:
             retry=retry,
             clock=clock,
         )
-        return cls(store, identity, transport, key_package_policy=key_package_policy, clock=clock)
+        account = cls(store, identity, transport, key_package_policy=key_package_policy, clock=clock)
+        if identity.server_name is None:  # an account whose first login never happened: pin at the next one
+            transport.on_server_name = account._pin_server_name
+        return account
 
     @classmethod
     async def prepare_device(
@@ -186,7 +196,7 @@ class Account:
         Raises `Unauthorized` if the server did not register this device's key
         under that id, `CredentialMismatch` if it belongs to another user.
         """
-        if self._identity.status is not IdentityStatus.PENDING_LINK:
+        if self._identity.status is not IdentityStatus.PENDING_LINK or self._identity.device_id is not None:
             raise UsageError("this device is not waiting to be linked")
         await self._activate(device_id)
         await self.key_packages.publish(self.key_packages.policy.batch, last_resort=True)
@@ -207,7 +217,15 @@ class Account:
             )
         )
 
+    def _pin_server_name(self, name: str) -> None:
+        task = asyncio.get_running_loop().create_task(self._save(replace(self._identity, server_name=name)))
+        self._pinning.add(task)
+        task.add_done_callback(self._pinning.discard)
+
     async def close(self) -> None:
+        for task in list(self._pinning):
+            with contextlib.suppress(Exception):
+                await task
         await self.transport.aclose()
         await self.store.close()
 

@@ -146,7 +146,7 @@ class Transport:
         self.server_url = server_url.rstrip("/")
         self._device = device
         self.server_name = server_name
-        self._on_server_name = on_server_name
+        self.on_server_name = on_server_name
         self._owns_http = http is None
         self._http = http or httpx.AsyncClient(
             base_url=self.server_url,
@@ -216,8 +216,8 @@ class Transport:
         )
         if self.server_name is None:
             self.server_name = challenge.server_name
-            if self._on_server_name is not None:
-                self._on_server_name(challenge.server_name)
+            if self.on_server_name is not None:
+                self.on_server_name(challenge.server_name)
         elif challenge.server_name != self.server_name:
             raise ServerMismatch(
                 f"the server at {self.server_url} calls itself {challenge.server_name!r},"

@@ -22,7 +22,7 @@ import typing
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
-from typing import Any, TypeVar, Union
+from typing import Any, TypeVar, Union, cast
 
 from calpico.mls.secret import Secret
 from calpico.wire.common import b64decode, b64encode
@@ -349,13 +349,15 @@ def _decoder(tp: Any) -> Convert:
 
 def encode_record(record: object) -> bytes:
     """The JSON encoding of a record (the payload that gets sealed)."""
-    return json.dumps(_encoder(type(record))(record), separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return json.dumps(_encoder(cast(Any, type(record)))(record), separators=(",", ":"), ensure_ascii=False).encode(
+        "utf-8"
+    )
 
 
 def decode_record(cls: type[R], payload: bytes) -> R:
     """The record of type ``cls`` from its encoding; raises `StoreCorrupt`."""
     try:
-        record: R = _decoder(cls)(json.loads(payload))
+        record: R = _decoder(cast(Any, cls))(json.loads(payload))
     except (ValueError, TypeError, KeyError) as exc:
         raise StoreCorrupt(f"a stored {cls.__name__} does not decode") from exc
     return record
