@@ -66,15 +66,18 @@ class Client:
 
     def join(self, welcome: MLSMessage, ratchet_tree: bytes | None = None) -> Group:
         wire = welcome.encode()
-        for bundle in self.bundles:
+        error: Exception | None = None
+        for bundle in reversed(self.bundles):  # the newest KeyPackage first
             try:
                 self.group = Group.join(
                     wire, bundle, self.signature_private, ratchet_tree=ratchet_tree, config=self.config
                 )
-            except Exception:
+            except Exception as exc:
+                error = exc
                 continue
             return self.group
-        raise AssertionError(f"{self.name!r} could not join")
+        assert error is not None, f"{self.name!r} has no KeyPackage"
+        raise error
 
 
 class Room:

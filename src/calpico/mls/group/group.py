@@ -5,21 +5,21 @@ See the package docstring (`calpico.mls.group`) for the theory of operation.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
-from ..authentication import VerifiedContent, authenticate
+from ..authentication import authenticate
 from ..credentials import Credential
 from ..crypto import CipherSuite, get_suite
-from ..errors import ProtocolError, UsageError
+from ..errors import UsageError
 from ..extensions import Extension
-from ..framing import AuthenticatedContent, ContentType, FramedContent, PublicMessage, Sender, SenderType, WireFormat
+from ..framing import AuthenticatedContent, FramedContent, PublicMessage, Sender, SenderType, WireFormat
 from ..group_context import GroupContext, ProtocolVersion
 from ..key_package import KeyPackage, KeyPackageBundle, create_key_package
 from ..key_schedule import derive_epoch
 from ..messages import MLSMessage
 from ..private_message import PrivateMessage
-from ..private_protection import protect_application, protect_private, unprotect_private
+from ..private_protection import protect_application, protect_private
 from ..proposals import (
     Add,
     GroupContextExtensions,
@@ -27,30 +27,29 @@ from ..proposals import (
     Proposal,
     ProposalBody,
     ProposalOrRef,
-    ProposalType,
     ReInit,
     Remove,
     Update,
 )
 from ..psk import PreSharedKeyID
-from ..public_protection import protect_public, unprotect_public
+from ..public_protection import protect_public
 from ..refs import make_proposal_ref
 from ..secret import Secret
 from ..secret_tree import SecretTree
 from ..transcript import TranscriptHashes, confirmation_tag, interim_transcript_hash
-from ..tree.nodes import Capabilities, LeafNode, LeafNodeSource, LeafNodeTBS
+from ..tree.nodes import Capabilities, LeafNodeSource, LeafNodeTBS
 from ..tree.private_tree import PrivateTree
 from ..tree.ratchet_tree import RatchetTree
 from ..tree.treekem import LeafNodeParams
 from ..welcome import GroupInfo, Welcome
-from .commits import create_commit, new_secret_tree, stage_commit
+from .commits import create_commit, new_secret_tree
 from .config import GroupConfig, PolicyContext, ProposalInContext
-from .events import ApplicationMessage, Member, ProcessedMessage, ProposalReceived, StagedCommit
+from .events import Member, ProcessedMessage, ProposalReceived, StagedCommit
 from .external import create_external_commit
 from .group_info import build_welcome, group_info_extensions, sign_group_info
 from .join import join_from_welcome
 from .key_packages import key_package_ref_and_tbs
-from .proposal_list import _check_group_context_extensions, check_proposal, external_senders, required_capabilities
+from .proposal_list import _check_group_context_extensions, check_proposal, required_capabilities
 from .state import CachedProposal, EpochState, NextEpoch, PastEpoch
 
 __all__ = ["CommitResult", "Group", "GroupStatus"]
@@ -480,6 +479,7 @@ class Group:
         include_pending: bool = True,
         update: bool = False,
         credential: Credential | None = None,
+        reinit: ReInit | None = None,
         with_group_info: bool = False,
         authenticated_data: bytes = b"",
     ) -> CommitResult:
@@ -491,7 +491,8 @@ class Group:
         preferred) and, by value, the Adds, Removes, extension change
         (GroupContextExtensions) and PSKs given here. ``update`` refreshes
         our leaf and path even when no proposal requires it (with
-        ``credential``, under a new credential). Returns the commit message,
+        ``credential``, under a new credential). ``reinit`` commits a ReInit
+        alone (§12.2: nothing else may join it). Returns the commit message,
         a Welcome when members are added (the tree in the GroupInfo unless
         configured otherwise), a GroupInfo when asked (or with a Welcome), and
         the `StagedCommit`. Raises `ProtocolError` for an invalid proposal
@@ -505,6 +506,10 @@ class Group:
         if extensions is not None:
             new_bodies.append(GroupContextExtensions(tuple(extensions)))
         new_bodies += [PreSharedKey(self._psk_id(p)) for p in psks]
+        if reinit is not None:
+            if new_bodies:
+                raise UsageError("a ReInit must be committed alone", section="12.2")
+            new_bodies, include_pending = [reinit], False
         by_value_leaves = {b.removed for b in new_bodies if isinstance(b, Remove)}
         references: list[tuple[bytes, CachedProposal]] = []
         if include_pending:
@@ -605,7 +610,7 @@ class Group:
                     continue
                 gce = True
             elif isinstance(body, ReInit):
-                continue  # a ReInit must stand alone (§12.2); commit it with commit_reinit
+                continue  # a ReInit must stand alone (§12.2): commit(reinit=...)
             chosen.append((ref, cached))
         chosen.reverse()
         return chosen
@@ -683,147 +688,9 @@ class Group:
         `VerificationError`, `DecryptionError`; `UsageError` for a Welcome,
         GroupInfo or KeyPackage, or once the group is inactive.
         """
-        body = _as_message(message).body
-        if self._status == GroupStatus.REMOVED:
-            raise UsageError("we were removed from this group")
-        if isinstance(body, PublicMessage):
-            return self._process_public(body)
-        if isinstance(body, PrivateMessage):
-            return self._process_private(body)
-        raise UsageError(f"process() takes group messages; a {type(body).__name__} is handled elsewhere")
+        from .receive import process_message
 
-    def _process_public(self, message: PublicMessage) -> ProcessedMessage:
-        state = self._epoch
-        content = message.content
-        if content.group_id != state.context.group_id:
-            raise ProtocolError("the message belongs to another group", section="6")
-        if content.epoch != state.epoch:
-            raise ProtocolError(f"a handshake message for epoch {content.epoch}, we are at {state.epoch}", section="6")
-        verified = unprotect_public(
-            state.suite,
-            message,
-            context=state.context,
-            membership_key=state.secrets.membership_key,
-            signature_key=self._signature_key_of,
-        )
-        if content.content_type == ContentType.proposal:
-            return self._receive_proposal(verified.authenticated_content)
-        return self._receive_commit(verified.authenticated_content)
-
-    def _process_private(self, message: PrivateMessage) -> ProcessedMessage:
-        state = self._epoch
-        if message.group_id != state.context.group_id:
-            raise ProtocolError("the message belongs to another group", section="6")
-        if message.epoch == state.epoch:
-            context, sender_data_secret, secret_tree = (
-                state.context,
-                state.secrets.sender_data_secret,
-                self._secret_tree,
-            )
-            lookup: _LeafLookup = self._leaf_signature_key
-        else:
-            past_index = next((i for i, p in enumerate(self._past) if p.context.epoch == message.epoch), None)
-            if past_index is None or message.content_type != ContentType.application:
-                raise ProtocolError(f"a message for epoch {message.epoch}, we are at {state.epoch}", section="6")
-            past = self._past[past_index]
-            context, sender_data_secret, secret_tree = past.context, past.sender_data_secret, past.secret_tree
-            lookup = self._past_lookup(past_index)
-        verified = unprotect_private(
-            state.suite,
-            message,
-            context=context,
-            sender_data_secret=sender_data_secret,
-            secret_tree=secret_tree,
-            leaf_signature_key=lambda leaf: None if (node := lookup(leaf)) is None else node.signature_key,
-        )
-        content = verified.content
-        if content.content_type == ContentType.application:
-            leaf_index = content.sender.leaf_index
-            assert leaf_index is not None and content.application_data is not None
-            node = lookup(leaf_index)
-            assert node is not None
-            return ApplicationMessage(
-                Member.of(leaf_index, node), content.application_data, content.authenticated_data, content.epoch
-            )
-        if content.content_type == ContentType.proposal:
-            return self._receive_proposal(verified.authenticated_content)
-        return self._receive_commit(verified.authenticated_content)
-
-    def _leaf_signature_key(self, leaf_index: int) -> LeafNode | None:
-        tree = self._epoch.tree
-        return tree.leaf_node(leaf_index) if leaf_index < tree.n_leaves else None
-
-    def _past_lookup(self, past_index: int) -> _LeafLookup:
-        """The LeafNode lookup of a past epoch: its ``replaced`` maps forward, then the current tree."""
-        chain = self._past[past_index:]
-
-        def lookup(leaf_index: int) -> LeafNode | None:
-            for past in chain:
-                if leaf_index in past.replaced:
-                    return past.replaced[leaf_index]
-            return self._leaf_signature_key(leaf_index)
-
-        return lookup
-
-    def _signature_key_of(self, sender: Sender, content: FramedContent) -> bytes:
-        """The SignatureKeyLookup of §6.1 for the current epoch."""
-        match sender.sender_type:
-            case SenderType.member:
-                assert sender.leaf_index is not None
-                leaf = self._leaf_signature_key(sender.leaf_index)
-                if leaf is None:
-                    raise ProtocolError(f"sender leaf {sender.leaf_index} is blank or outside the tree", section="6.1")
-                return leaf.signature_key
-            case SenderType.external:
-                senders = external_senders(self._epoch.context.extensions)
-                assert sender.sender_index is not None
-                if senders is None or sender.sender_index >= len(senders.external_senders):
-                    raise ProtocolError(f"unknown external sender {sender.sender_index}", section="12.1.8.1")
-                return senders.external_senders[sender.sender_index].signature_key
-            case SenderType.new_member_commit:
-                if content.commit is None or content.commit.path is None:
-                    raise ProtocolError("an external commit must carry a path", section="12.4.3.2")
-                return content.commit.path.leaf_node.signature_key
-            case SenderType.new_member_proposal:
-                if content.proposal is None or content.proposal.add is None:
-                    raise ProtocolError("a new member can only propose its own Add", section="12.1.8")
-                return content.proposal.add.key_package.leaf_node.signature_key
-        raise ProtocolError("unknown sender type", section="6")
-
-    def _receive_proposal(self, authenticated: AuthenticatedContent) -> ProposalReceived:
-        state = self._epoch
-        content = authenticated.content
-        proposal = content.proposal
-        assert proposal is not None
-        ref = make_proposal_ref(state.suite, authenticated)
-        if ref not in self._proposals:
-            item = ProposalInContext(content.sender, proposal)
-            clock = self._config.clock if self._config.check_received_lifetimes else None
-            check_proposal(state, item, clock=clock, credentials=self._config.credentials)
-            if proposal.proposal_type == ProposalType.external_init:
-                raise ProtocolError("ExternalInit is only valid inside an external commit", section="12.1.6")
-            self._config.policy.check_proposal(self._policy_context(), item)
-            self._proposals[ref] = CachedProposal(ref, content.sender, proposal)
-        return ProposalReceived(content.sender, proposal, ref, state.epoch, self._member_of(content.sender))
-
-    def _receive_commit(self, authenticated: AuthenticatedContent) -> StagedCommit:
-        state = self._epoch
-        content = authenticated.content
-        sender = content.sender
-        if sender.sender_type == SenderType.member and sender.leaf_index == state.own_leaf:
-            own = self._own_commit
-            if own is not None and own[0] == content.encode():
-                return own[1]
-            raise UsageError("a commit from our own leaf that we did not stage here: merge the StagedCommit we made")
-        nxt, events = stage_commit(
-            state,
-            VerifiedContent(authenticated),
-            cache=self._proposals,
-            own_update_keys=self._own_updates,
-            config=self._config,
-            resumption=self._resumption_lookup,
-        )
-        return StagedCommit(sender, state.epoch + 1, events, False, state.epoch, nxt)
+        return process_message(self, _as_message(message))
 
     # --- persistence ------------------------------------------------------------------------
 
@@ -860,9 +727,6 @@ class Group:
         from .persistence import group_from_parts
 
         return group_from_parts(epoch_state, message_state, config or GroupConfig())
-
-
-_LeafLookup = Callable[[int], "LeafNode | None"]
 
 
 def _key_package_of(message: MLSMessage) -> KeyPackage:
