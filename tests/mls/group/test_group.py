@@ -108,7 +108,7 @@ def test_group_context_extensions_and_policy_extension(suite: int) -> None:
     room = Room.with_members(3, suite)
     policy = Extension(0xFF01, b"admins: member-0")
     # Every member must support a non-default GroupContext extension: none does yet.
-    with pytest.raises(Exception, match="12.1.7"):
+    with pytest.raises(Exception, match=r"12\.1\.7"):
         room.group(0).commit(extensions=[policy])
     room = Room(suite)
     capabilities = Capabilities(versions=(1,), cipher_suites=(suite,), extensions=(0xFF01,), credentials=(1,))
@@ -145,7 +145,7 @@ def test_psks_external_and_resumption(suite: int) -> None:
     room.deliver(room.clients[1], room.group(1).propose_psk(b"shared"))
     del room.clients[2].config.external_psks[b"shared"]  # type: ignore[attr-defined]
     result = room.group(0).commit()
-    with pytest.raises(Exception, match="12.4.2"):
+    with pytest.raises(Exception, match=r"12\.4\.2"):
         room.group(2).process(result.commit.encode())
 
 
@@ -160,7 +160,7 @@ def test_welcome_with_tree_out_of_band_and_private_handshakes(suite: int) -> Non
     result = alice.group.commit(add=[bob.key_package().key_package])
     alice.group.merge(result.staged)
     assert result.welcome is not None and result.commit.wire_format == WireFormat.mls_private_message
-    with pytest.raises(Exception, match="12.4.3.3"):
+    with pytest.raises(Exception, match=r"12\.4\.3\.3"):
         bob.join(result.welcome)
     bob.join(result.welcome, ratchet_tree=alice.group.export_ratchet_tree())
     room.clients.append(bob)

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..authentication import VerifiedContent
-from ..errors import ProtocolError, UsageError
+from ..errors import DecryptionError, MLSError, ProtocolError, UsageError
 from ..framing import AuthenticatedContent, ContentType, FramedContent, PublicMessage, Sender, SenderType
 from ..messages import MLSMessage
 from ..private_message import PrivateMessage
@@ -91,14 +91,26 @@ def _process_private(group: Group, message: PrivateMessage) -> ProcessedMessage:
         past = group._past[past_index]
         context, sender_data_secret, secret_tree = past.context, past.sender_data_secret, past.secret_tree
         lookup = _past_lookup(group, past_index)
-    verified = unprotect_private(
-        state.suite,
-        message,
-        context=context,
-        sender_data_secret=sender_data_secret,
-        secret_tree=secret_tree,
-        leaf_signature_key=lambda leaf: None if (node := lookup(leaf)) is None else node.signature_key,
-    )
+    # Opening a message may start the sender's ratchets in the lazily derived secret tree (§9); a
+    # message that then fails must not leave even that behind, so the derivation is undone.
+    nodes_before, started_before = dict(secret_tree._nodes), len(secret_tree._ratchets)
+    try:
+        verified = unprotect_private(
+            state.suite,
+            message,
+            context=context,
+            sender_data_secret=sender_data_secret,
+            secret_tree=secret_tree,
+            leaf_signature_key=lambda leaf: None if (node := lookup(leaf)) is None else node.signature_key,
+        )
+    except MLSError as exc:
+        if len(secret_tree._ratchets) != started_before:
+            for leaf in list(secret_tree._ratchets)[started_before:]:
+                del secret_tree._ratchets[leaf]
+            secret_tree._nodes = nodes_before
+        if isinstance(exc, DecryptionError) and exc.section is None:
+            raise DecryptionError(f"PrivateMessage does not decrypt: {exc.reason}", section="6.3") from None
+        raise
     content = verified.content
     if content.content_type == ContentType.application:
         leaf_index = content.sender.leaf_index
