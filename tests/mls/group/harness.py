@@ -21,6 +21,7 @@ from calpico.mls import (
     KeyPackageBundle,
     MLSMessage,
     ProposalReceived,
+    ProtocolError,
     StagedCommit,
     create_key_package,
     get_suite,
@@ -118,13 +119,24 @@ class Room:
         assert committer.group is not None
         packages = [j.key_package().key_package for j in joiners]
         result = committer.group.commit(add=packages)
+        self.clients.extend(joiners)
         self.deliver_commit(committer, result)
-        assert result.welcome is not None
-        for joiner in joiners:
-            joiner.join(MLSMessage.decode(result.welcome.encode()))
-            self.clients.append(joiner)
         self.check_agreement()
         return result
+
+    def join_waiting(self, welcome: MLSMessage) -> None:
+        """Clients waiting to join (proposed or added) join from ``welcome`` if it is for them.
+
+        A Welcome not for a waiting client means its Add was not committed in
+        that epoch, so it never will be: it stops waiting.
+        """
+        for client in self.clients:
+            if client.group is None and client.bundles:
+                try:
+                    client.join(MLSMessage.decode(welcome.encode()))
+                except ProtocolError as exc:
+                    assert exc.section == "12.4.3.1"
+                    client.bundles.clear()
 
     def deliver(self, sender: Client, message: MLSMessage) -> dict[bytes, object]:
         """Hand ``message`` to every other active member; returns what each one's process() gave."""
@@ -153,6 +165,8 @@ class Room:
             staged = staged_by[client.name]
             assert isinstance(staged, StagedCommit)
             client.group.merge(staged)
+        if result.welcome is not None:
+            self.join_waiting(result.welcome)
         return staged_by
 
     def check_agreement(self) -> None:
