@@ -84,7 +84,8 @@ def test_random_operations(suite: int, seed: int) -> None:
             actor.group = restored
         counts[op] = counts.get(op, 0) + 1
     commit_pending(room, rnd)
-    assert counts.get("add", 0) and counts.get("remove", 0) and counts.get("commit_pending", 0)
+    assert set(counts) >= {"message", "add", "remove", "update", "commit_pending", "save_restore"}
+    assert any(kind.startswith("propose_") for kind in counts)
     assert len(room.members) >= 4
 
 
@@ -108,15 +109,3 @@ def commit_pending(room: Room, rnd: random.Random) -> None:
         room.join_waiting(result.welcome)
     room.check_agreement()
     assert all(c.group is not None and not c.group.is_active for c in room.clients if c.name in removed)
-
-
-def test_the_run_covers_every_operation() -> None:
-    # The seeded run above must exercise each kind of operation; a change in the
-    # weights that starves one would make the test weaker without failing it.
-    rnd = random.Random(1)
-    ops = rnd.choices(
-        ["message", "add", "remove", "update", "propose", "commit_pending", "save_restore"],
-        weights=[30, 10, 8, 8, 20, 12, 4],
-        k=OPERATIONS,
-    )
-    assert set(ops) == {"message", "add", "remove", "update", "propose", "commit_pending", "save_restore"}

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from ..codec import encode_opaque
 from ..commit import HPKECiphertext
 from ..crypto import CipherSuite
 from ..errors import ProtocolError, UsageError, VerificationError
@@ -29,6 +30,7 @@ __all__ = [
     "GROUP_INFO_LABEL",
     "WelcomeRecipient",
     "build_welcome",
+    "encrypt_with_label_to_many",
     "external_pub_of",
     "group_info_extensions",
     "sign_group_info",
@@ -121,14 +123,56 @@ def build_welcome(
     key, nonce = welcome_key_nonce(suite, welcome_secret)
     encrypted_group_info = suite.aead_seal(key, nonce, b"", group_info.encode())
     shared: bytes | None = None
-    entries: list[EncryptedGroupSecrets] = []
-    for ref, init_key, path_secret in recipients:
+    sealed: list[tuple[bytes, bytes]] = []
+    for _, init_key, path_secret in recipients:
         if path_secret is None:
             if shared is None:
                 shared = GroupSecrets(joiner_secret, None, tuple(psks)).encode()
             plaintext = shared
         else:
             plaintext = GroupSecrets(joiner_secret, PathSecret(path_secret), tuple(psks)).encode()
-        kem_output, ciphertext = suite.encrypt_with_label(init_key, WELCOME_LABEL, encrypted_group_info, plaintext, rng)
-        entries.append(EncryptedGroupSecrets(ref, HPKECiphertext(kem_output, ciphertext)))
-    return Welcome(suite.suite_id, tuple(entries), encrypted_group_info)
+        sealed.append((init_key, plaintext))
+    outputs = encrypt_with_label_to_many(suite, WELCOME_LABEL, encrypted_group_info, sealed, rng)
+    entries = tuple(
+        EncryptedGroupSecrets(ref, HPKECiphertext(kem_output, ciphertext))
+        for (ref, _, _), (kem_output, ciphertext) in zip(recipients, outputs, strict=True)
+    )
+    return Welcome(suite.suite_id, entries, encrypted_group_info)
+
+
+# Above this size of HPKE info, hashing it once for all recipients beats the native one-shot call.
+_LARGE_INFO = 2048
+
+
+def encrypt_with_label_to_many(
+    suite: CipherSuite,
+    label: bytes,
+    context: bytes,
+    recipients: Sequence[tuple[bytes, bytes]],
+    rng: Callable[[int], bytes] | None = None,
+) -> list[tuple[bytes, bytes]]:
+    """EncryptWithLabel(pk, label, context, pt) for each ``(pk, pt)`` (§5.1.3): ``(kem_output, ciphertext)`` each.
+
+    A Welcome's context is the encrypted GroupInfo, which holds the whole
+    ratchet tree, and RFC 9180's key schedule hashes the HPKE info for every
+    recipient: O(members × tree). The info hash does not depend on the
+    recipient, so for a large context it is computed once here, and each
+    recipient costs one encapsulation, three labelled KDF calls and an AEAD
+    seal (RFC 9180 §5.1, base mode, empty AAD). Raises `ProtocolError` for an
+    invalid public key.
+    """
+    info = encode_opaque(b"MLS 1.0 " + label) + encode_opaque(context)
+    if rng is not None or len(info) < _LARGE_INFO:
+        return [suite.encrypt_with_label(key, label, context, plaintext, rng) for key, plaintext in recipients]
+    hpke = suite.hpke
+    kdf, suite_id, nk, nn = hpke.kdf, hpke.suite_id, hpke.aead.nk, hpke.aead.nn
+    psk_id_hash = kdf.labeled_extract(suite_id, b"", b"psk_id_hash", b"")
+    key_schedule_context = b"\x00" + psk_id_hash + kdf.labeled_extract(suite_id, b"", b"info_hash", info)
+    outputs: list[tuple[bytes, bytes]] = []
+    for public_key, plaintext in recipients:
+        shared_secret, enc = hpke.kem.encap(public_key)
+        secret = kdf.labeled_extract(suite_id, shared_secret, b"secret", b"")
+        key = kdf.labeled_expand(suite_id, secret, b"key", key_schedule_context, nk)
+        nonce = kdf.labeled_expand(suite_id, secret, b"base_nonce", key_schedule_context, nn)
+        outputs.append((enc, hpke.aead.seal(key, nonce, b"", plaintext)))
+    return outputs
