@@ -302,3 +302,44 @@ def test_persistence_round_trip_and_split(suite: int) -> None:
     room.check_agreement()
     with pytest.raises(Exception, match="another group or epoch"):
         Group.from_parts(epoch_part, room.group(0).message_state_bytes())
+
+
+def test_grease_is_tolerated_in_key_packages(suite: int) -> None:
+    room = Room.with_members(2, suite)
+    grease = Capabilities(
+        versions=(1, 0x0A0A),
+        cipher_suites=(suite, 0x1A1A),
+        extensions=(0x2A2A,),
+        proposals=(0x3A3A,),
+        credentials=(1, 0x4A4A),
+    )
+    newcomer = room.client("greasy")
+    bundle = newcomer.key_package(
+        capabilities=grease, leaf_extensions=(Extension(0x2A2A, b"ignored"),), extensions=(Extension(0x5A5A, b"x"),)
+    )
+    result = room.group(0).commit(add=[bundle.key_package])
+    room.clients.append(newcomer)
+    room.deliver_commit(room.clients[0], result)
+    room.check_agreement()
+    assert room.group(2).member_count == 3
+
+
+def test_required_capabilities_bind_new_members(suite: int) -> None:
+    from calpico.mls import ProtocolError
+    from calpico.mls.extensions import RequiredCapabilities
+
+    room = Room(suite)
+    capabilities = Capabilities(versions=(1,), cipher_suites=(suite,), extensions=(0xFF01,), credentials=(1,))
+    creator = room.client("creator")
+    required = Extension.of(RequiredCapabilities(extension_types=(0xFF01,)))
+    creator.group = Group.create(
+        suite, creator.credential, creator.signature_private, extensions=[required], capabilities=capabilities
+    )
+    plain = room.client("plain").key_package().key_package
+    with pytest.raises(ProtocolError) as caught:
+        creator.group.commit(add=[plain])
+    assert caught.value.section == "11.1"
+    capable = room.client("capable").key_package(capabilities=capabilities).key_package
+    result = creator.group.commit(add=[capable])
+    creator.group.merge(result.staged)
+    assert creator.group.member_count == 2
