@@ -6,7 +6,8 @@ commit all members agree on epoch, epoch authenticator, tree hash and
 exporter output (`Room.check_agreement`); now and then a member is saved
 with ``to_bytes()`` and replaced by the restored copy, which must carry on.
 
-The default run is short; set ``CALPICO_MLS_SOAK=<operations>`` for a soak run.
+The default run is short; set ``CALPICO_MLS_SOAK=<operations>`` for a soak run and
+``CALPICO_MLS_SEEDS=1,2,3`` for more seeds.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ OPERATIONS = int(os.environ.get("CALPICO_MLS_SOAK", "240"))
 
 
 @pytest.mark.parametrize("suite", SUITES, ids=lambda s: f"cs{s:#06x}")
-@pytest.mark.parametrize("seed", [1])
+@pytest.mark.parametrize("seed", [int(s) for s in os.environ.get("CALPICO_MLS_SEEDS", "1").split(",")])
 def test_random_operations(suite: int, seed: int) -> None:
     rnd = random.Random(seed)
     room = Room.with_members(8, suite)
