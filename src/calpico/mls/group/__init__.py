@@ -45,6 +45,7 @@ message); see `calpico.mls.group.persistence`.
 
 Modules: `config` (hooks), `events`, `state`, `key_packages` (§10.1),
 `proposal_list` (§12.1–§12.3), `psks` (§8.4), `commits` (§12.4.1, §12.4.2),
+`committing` (`Group.commit`), `receive` (`Group.process`, §6, §12),
 `group_info` (§12.4.3), `join` (§12.4.3.1), `external` (§12.4.3.2, §12.1.8),
 `persistence`, `group` (the `Group` API).
 """

@@ -26,7 +26,6 @@ from ..proposals import (
     PreSharedKey,
     Proposal,
     ProposalBody,
-    ProposalOrRef,
     ReInit,
     Remove,
     Update,
@@ -40,15 +39,13 @@ from ..transcript import TranscriptHashes, confirmation_tag, interim_transcript_
 from ..tree.nodes import Capabilities, LeafNodeSource, LeafNodeTBS
 from ..tree.private_tree import PrivateTree
 from ..tree.ratchet_tree import RatchetTree
-from ..tree.treekem import LeafNodeParams
 from ..welcome import GroupInfo, Welcome
-from .commits import create_commit, new_secret_tree
+from .commits import new_secret_tree
 from .config import GroupConfig, PolicyContext, ProposalInContext
 from .events import Member, ProcessedMessage, ProposalReceived, StagedCommit
 from .external import create_external_commit
-from .group_info import build_welcome, group_info_extensions, sign_group_info
+from .group_info import group_info_extensions, sign_group_info
 from .join import join_from_welcome
-from .key_packages import key_package_ref_and_tbs
 from .proposal_list import _check_group_context_extensions, check_proposal, required_capabilities
 from .state import CachedProposal, EpochState, NextEpoch, PastEpoch
 
@@ -498,122 +495,21 @@ class Group:
         the `StagedCommit`. Raises `ProtocolError` for an invalid proposal
         list or a policy veto, `UsageError` when the group cannot send.
         """
-        self._require_active()
-        state = self._epoch
-        me = state.own_leaf
-        new_bodies: list[ProposalBody] = [Add(_key_package_of(k) if isinstance(k, MLSMessage) else k) for k in add]
-        new_bodies += [Remove(index) for index in remove]
-        if extensions is not None:
-            new_bodies.append(GroupContextExtensions(tuple(extensions)))
-        new_bodies += [PreSharedKey(self._psk_id(p)) for p in psks]
-        if reinit is not None:
-            if new_bodies:
-                raise UsageError("a ReInit must be committed alone", section="12.2")
-            new_bodies, include_pending = [reinit], False
-        by_value_leaves = {b.removed for b in new_bodies if isinstance(b, Remove)}
-        references: list[tuple[bytes, CachedProposal]] = []
-        if include_pending:
-            references = self._committable(
-                me, by_value_leaves, any(isinstance(b, GroupContextExtensions) for b in new_bodies)
-            )
-        proposals = [ProposalOrRef.of(ref) for ref, _ in references]
-        proposals += [ProposalOrRef.of(body) for body in new_bodies]
-        sender = Sender.member(me)
-        items = [ProposalInContext(c.sender, c.proposal) for _, c in references]
-        items += [ProposalInContext(sender, Proposal.of(body)) for body in new_bodies]
-        leaf_params = None
-        if credential is not None:
-            old = state.tree.leaf_node(me)
-            assert old is not None
-            leaf_params = LeafNodeParams(old.signature_key, credential, old.capabilities, old.extensions)
-        created = create_commit(
-            state,
-            self._signature_key,
-            proposals,
-            items,
-            prevalidated=range(len(references)),
-            config=self._config,
-            force_path=update,
-            leaf_params=leaf_params,
-            authenticated_data=authenticated_data,
-            wire_format=self._config.handshake_wire_format,
-            secret_tree=self._secret_tree,
-            resumption=self._resumption_lookup,
-        )
-        new_epoch = created.next.epoch
-        assert new_epoch is not None
-        welcome: Welcome | None = None
-        group_info: GroupInfo | None = None
-        applied = created.applied
-        if applied.added or with_group_info:
-            gi_extensions = group_info_extensions(
-                new_epoch,
-                ratchet_tree=self._config.ratchet_tree_in_welcome,
-                external_pub=self._config.external_pub_in_group_info,
-            )
-            group_info = sign_group_info(new_epoch, gi_extensions, created.confirmation_tag, self._signature_key)
-        if applied.added:
-            assert group_info is not None
-            recipients = []
-            for index, _, kp, _ in applied.added:
-                ref = applied.key_package_refs.get(index) or key_package_ref_and_tbs(state.suite, kp)[0]
-                path_secret = None if created.prepared is None else created.prepared.path_secret_for(index)
-                recipients.append((ref, kp.init_key, path_secret))
-            welcome = build_welcome(
-                state.suite,
-                group_info,
-                joiner_secret=created.schedule.joiner_secret,
-                welcome_secret=created.schedule.welcome_secret,
-                recipients=recipients,
-                psks=applied.psks,
-                rng=self._config.rng,
-            )
-        staged = StagedCommit(sender, state.epoch + 1, created.events, True, state.epoch, created.next)
-        content = created.message.content if isinstance(created.message, PublicMessage) else None
-        self._own_commit = (b"" if content is None else content.encode(), staged)
-        return CommitResult(
-            MLSMessage.of(created.message),
-            None if welcome is None else MLSMessage.of(welcome),
-            None if group_info is None else MLSMessage.of(group_info),
-            staged,
-        )
+        from .committing import commit_group
 
-    def _committable(
-        self, me: int, by_value_leaves: set[int], by_value_gce: bool
-    ) -> list[tuple[bytes, CachedProposal]]:
-        """Cached proposals that can go into our commit together (§12.2, §12.4: SHOULD include valid ones)."""
-        chosen: list[tuple[bytes, CachedProposal]] = []
-        removes = {c.proposal.remove.removed for c in self._proposals.values() if c.proposal.remove is not None}
-        touched = set(by_value_leaves)
-        seen_keys: set[bytes] = set()
-        gce = by_value_gce
-        # Newest Updates win (§12.2 SHOULD): walk the cache newest first, then restore order.
-        for ref, cached in reversed(list(self._proposals.items())):
-            body = cached.proposal.body
-            sender_leaf = cached.sender.leaf_index
-            if isinstance(body, Update):
-                if sender_leaf == me or sender_leaf in removes or sender_leaf in touched:
-                    continue
-                assert sender_leaf is not None
-                touched.add(sender_leaf)
-            elif isinstance(body, Remove):
-                if body.removed == me or body.removed in touched:
-                    continue
-                touched.add(body.removed)
-            elif isinstance(body, Add):
-                key = body.key_package.leaf_node.signature_key
-                if key in seen_keys:
-                    continue
-                seen_keys.add(key)
-            elif isinstance(body, GroupContextExtensions):
-                if gce:
-                    continue
-                gce = True
-            elif isinstance(body, ReInit):
-                continue  # a ReInit must stand alone (§12.2): commit(reinit=...)
-            chosen.append((ref, cached))
-        chosen.reverse()
-        return chosen
+        return commit_group(
+            self,
+            add=add,
+            remove=remove,
+            extensions=extensions,
+            psks=psks,
+            include_pending=include_pending,
+            update=update,
+            credential=credential,
+            reinit=reinit,
+            with_group_info=with_group_info,
+            authenticated_data=authenticated_data,
+        )
 
     def merge(self, staged: StagedCommit) -> None:
         """Install a staged commit: the group moves to its epoch (or ends, if it removed us).
