@@ -50,6 +50,8 @@ REQUIRED = {
     "tree-validation",
     "tree-operations",
     "treekem",
+    "welcome",
+    "passive-client",
 }
 
 
