@@ -13,7 +13,15 @@ from __future__ import annotations
 
 from .account import DEFAULT_CIPHER_SUITE, Account
 from .client import Client
-from .conversations import ConversationHandler
+from .conversations import (
+    CommitRetryPolicy,
+    ConversationHandler,
+    Conversations,
+    LeavePolicy,
+    LinkOffer,
+    Participant,
+    RoomSettings,
+)
 from .errors import CalpicoError
 from .events import Event
 from .identity import DeviceIdentity
@@ -28,16 +36,22 @@ __all__ = [
     "Argon2Params",
     "CalpicoError",
     "Client",
+    "CommitRetryPolicy",
     "ConnectionState",
     "ConversationHandler",
+    "Conversations",
     "DeviceIdentity",
     "Event",
     "KeyFile",
     "KeyPackagePolicy",
     "KeySource",
+    "LeavePolicy",
+    "LinkOffer",
     "OSKeyring",
+    "Participant",
     "Passphrase",
     "RetryPolicy",
+    "RoomSettings",
     "Store",
     "Transport",
 ]

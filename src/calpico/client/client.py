@@ -47,7 +47,7 @@ from calpico.wire.push import ErrorFrame, MessageFrame, NotifyFrame
 from .account import Account
 from .attachments import download_attachment, upload_attachment
 from .contacts import Contacts, KeyCheck
-from .conversations import ConversationHandler
+from .conversations.handler import ConversationHandler
 from .errors import CalpicoError, UsageError
 from .events import (
     ConnectionStateChanged,

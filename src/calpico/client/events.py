@@ -25,12 +25,15 @@ from dataclasses import dataclass
 from calpico.wire.app import ReceiptKind
 
 from .push import ConnectionState
-from .store import Message
+from .store import Conversation, Message
 
 __all__ = [
     "ConnectionStateChanged",
     "ContactKeysChanged",
+    "ConversationAdded",
+    "ConversationLeft",
     "DeliveryFailed",
+    "DeviceLinked",
     "DisappearingTimerChanged",
     "Event",
     "EventBus",
@@ -47,6 +50,7 @@ __all__ = [
     "ReactionChanged",
     "ReceiptReceived",
     "RoomRenamed",
+    "RoomUpdated",
     "Subscription",
     "TypingChanged",
 ]
@@ -160,6 +164,45 @@ class MessageRequestReceived(Event):
 
     conversation_id: str
     sender: str
+
+
+@dataclass(frozen=True, slots=True)
+class RoomUpdated(Event):
+    """The room's topic, admins or assistant policy changed (a rename is `RoomRenamed`)."""
+
+    conversation_id: str
+    by: str
+    topic: str
+    admins: tuple[str, ...]
+    assistant_policy: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationAdded(Event):
+    """A conversation appeared on this device: created here, or joined from a known person's invite.
+
+    An invite or DM from someone not accepted is `InviteReceived` /
+    `MessageRequestReceived` instead (its conversation has status ``request``).
+    """
+
+    conversation: Conversation
+    by: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationLeft(Event):
+    """This device is no longer in the conversation: we left (``removed_by`` None) or were removed."""
+
+    conversation_id: str
+    removed_by: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceLinked(Event):
+    """A new device of this person was linked and added to ``conversations`` conversations."""
+
+    device_id: str
+    conversations: int
 
 
 # --- this device (produced by the SDK) ----------------------------------------------------

@@ -36,7 +36,7 @@ from dataclasses import replace
 
 from calpico.wire.delivery import Ack, Delivered
 
-from .conversations import ConversationHandler
+from .conversations.handler import ConversationHandler
 from .errors import RateLimited, ServerError, ServerUnavailable, StoreError, TransportError, Unauthorized
 from .events import DeliveryFailed, Event
 from .store import Store

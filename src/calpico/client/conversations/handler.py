@@ -1,4 +1,4 @@
-"""The conversation layer's interface: how it plugs into the client. Interface only, for now.
+"""How the conversation layer plugs into the client: the `ConversationHandler` protocol.
 
 The conversation layer (DMs, rooms, invites, requests, messages: one MLS
 group each) is built on `calpico.mls`'s group state machine. It plugs into a
@@ -30,9 +30,6 @@ Useful pieces already there: `Store` and its records for persistence,
 credential format), `Contacts` (requests, blocks, key changes), the events of
 `calpico.client.events`, `calpico.wire.app` for message contents,
 `attachments` for files, `ids.new_message_id`/`new_client_id`.
-
-`Conversations` sketches the API the layer will offer on the client; nothing
-implements it yet.
 """
 
 from __future__ import annotations
@@ -40,15 +37,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from calpico.wire.app import AppMessage
 from calpico.wire.delivery import Delivered
 from calpico.wire.groups import SendResult
 
-from .errors import ServerError
-from .events import Event
-from .store import Conversation, Message, OutboxItem, Transaction
+from ..errors import ServerError
+from ..events import Event
+from ..store import OutboxItem, Transaction
 
-__all__ = ["ConversationHandler", "Conversations"]
+__all__ = ["ConversationHandler"]
 
 
 class ConversationHandler(Protocol):
@@ -65,29 +61,3 @@ class ConversationHandler(Protocol):
     async def on_send_failed(self, tx: Transaction, item: OutboxItem, error: ServerError) -> Sequence[Event]:
         """The server refused ``item`` for good (e.g. `EpochConflict`); it leaves the outbox."""
         ...
-
-
-class Conversations(Protocol):
-    """The conversation API to come (not implemented yet): the shape the CLI and web app will use."""
-
-    async def start_dm(self, username: str) -> Conversation: ...
-
-    async def create_room(self, name: str, members: Sequence[str]) -> Conversation: ...
-
-    async def invite(self, conversation_id: str, username: str) -> None: ...
-
-    async def remove(self, conversation_id: str, username: str) -> None: ...
-
-    async def leave(self, conversation_id: str) -> None: ...
-
-    async def rename(self, conversation_id: str, name: str) -> None: ...
-
-    async def set_disappearing_timer(self, conversation_id: str, seconds: int) -> None: ...
-
-    async def accept(self, conversation_id: str) -> None: ...
-
-    async def decline(self, conversation_id: str, *, block: bool = False) -> None: ...
-
-    async def send(self, conversation_id: str, content: AppMessage) -> Message: ...
-
-    async def messages(self, conversation_id: str, *, limit: int = 50, before: str | None = None) -> list[Message]: ...

@@ -1,0 +1,79 @@
+"""The conversation layer's value types: what its API returns, and its tunable policies."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from calpico.wire.app import AssistantPolicy
+
+__all__ = ["CommitRetryPolicy", "LeavePolicy", "LinkOffer", "Participant", "RoomSettings"]
+
+
+@dataclass(frozen=True, slots=True)
+class Participant:
+    """One person in a conversation: all their devices in the group, shown as one person."""
+
+    username: str
+    device_ids: tuple[str, ...]
+    admin: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RoomSettings:
+    """What the Calpico GroupContext extension of a conversation says (every member enforces it).
+
+    ``kind`` is ``"dm"`` or ``"room"``; ``admins`` are usernames (in a DM,
+    both people). ``disappearing_seconds`` 0 means messages never expire.
+    """
+
+    kind: str
+    name: str = ""
+    topic: str = ""
+    admins: tuple[str, ...] = ()
+    assistant_policy: AssistantPolicy = AssistantPolicy.MENTION
+    disappearing_seconds: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class CommitRetryPolicy:
+    """What to do when the server refuses our commit because another one won the epoch (409).
+
+    Each refused attempt discards the staged commit, catches up with the
+    server (which applies the winning commit), re-checks whether the change
+    is still needed, builds a new commit and sends it after a jittered
+    exponential pause. After ``attempts`` refusals the call raises the last
+    `EpochConflict`.
+    """
+
+    attempts: int = 6
+    base_delay: float = 0.02
+    max_delay: float = 1.0
+
+    def delay(self, attempt: int) -> float:
+        """The pause before attempt ``attempt`` (0-based; the first attempt does not wait)."""
+        if attempt <= 0:
+            return 0.0
+        return min(self.max_delay, self.base_delay * 2 ** (attempt - 1)) * (0.5 + random.random())  # noqa: S311
+
+
+@dataclass(frozen=True, slots=True)
+class LeavePolicy:
+    """Who commits a member's self-remove proposal, and when.
+
+    Every other member ranks the remaining people's devices by leaf index
+    (the leaver's excluded). Rank 0 commits at once; rank ``r`` commits only
+    if the proposal is still uncommitted ``r * fallback_delay`` seconds after
+    it arrived, so the leave completes even if the first choice is offline.
+    """
+
+    fallback_delay: float = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class LinkOffer:
+    """A one-time code that links a new device to this person; valid until ``expires_at``."""
+
+    code: str
+    link_id: str
+    expires_at: float
