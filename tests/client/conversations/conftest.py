@@ -96,12 +96,17 @@ class People:
         return await self.start(client, path, **options)
 
     async def reopen(self, device: Device, **options: Any) -> Device:
-        """Close a device and open it again from its store (a restart)."""
-        await device.close()
-        self.devices.remove(device)
+        """Open a device again from its store (a restart), closing it first if it still runs."""
+        await self.offline(device)
         account = await Account.open(device.path, self.key(), retry=QUICK_RETRY, key_package_policy=SMALL_BATCH)
         client = Client(account, expiry_interval=0.2)
         return await self.start(client, device.path, **options)
+
+    async def offline(self, device: Device) -> None:
+        """Close a device (it is gone until `reopen`)."""
+        if device in self.devices:
+            await device.close()
+            self.devices.remove(device)
 
     async def close(self) -> None:
         for device in self.devices:
