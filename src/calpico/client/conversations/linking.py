@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..store import KeySource
-
 from .model import LinkOffer
 
 if TYPE_CHECKING:
