@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import pytest
 
@@ -26,6 +27,10 @@ from calpico.client.store import ConversationStatus
 from calpico.wire.app import ReceiptKind, Text
 
 from .conftest import People
+
+
+def joined(conversation_id: str, username: str) -> Callable[[MemberJoined], bool]:
+    return lambda e: e.conversation_id == conversation_id and e.username == username
 
 
 async def test_a_room_with_invite_accept_messages_and_moderation(people: People) -> None:
@@ -134,7 +139,7 @@ async def test_concurrent_commits_from_two_admins_both_land(people: People) -> N
     await asyncio.gather(alice.chats.invite(room.id, carol.name), bob.chats.invite(room.id, dave.name))
     for device in (alice, bob):
         for name in (carol.name, dave.name):
-            await device.wait(MemberJoined, lambda e, n=name: e.conversation_id == room.id and e.username == n)
+            await device.wait(MemberJoined, joined(room.id, name))
     expected = sorted([alice.name, bob.name, carol.name, dave.name])
     assert sorted(p.username for p in await alice.chats.members(room.id)) == expected
     assert sorted(p.username for p in await bob.chats.members(room.id)) == expected

@@ -77,6 +77,7 @@ from calpico.wire.groups import SendResult
 from ..errors import (
     CalpicoError,
     ConversationClosed,
+    CredentialMismatch,
     EpochConflict,
     NoKeyPackages,
     NoSuchConversation,
@@ -763,15 +764,17 @@ class Engine:
 
         return await complete_link(self, offer, timeout)
 
-    async def add_own_device(self, claimed: ClaimedKeyPackage) -> int:
-        """Add one new device of ours to every conversation we are in; return how many."""
+    async def add_own_device(self, device_id: str) -> int:
+        """Add a new device of ours to every conversation we are in (a fresh KeyPackage each); return how many."""
         count = 0
-        key_packages = (claimed.key_package,)
         for conversation in await self.client.store.conversations():
             if conversation.status is ConversationStatus.LEFT:
                 continue
+            claimed = [c for c in await self.client.key_packages.claim(self.me) if c.identity.device_id == device_id]
+            if not claimed:
+                raise CredentialMismatch(f"our new device {device_id} has no KeyPackage to add")
             try:
-                if await self.commit(conversation.id, lambda live: _add_missing(live, key_packages)):
+                if await self.commit(conversation.id, _adding((claimed[0].key_package,))):
                     count += 1
             except ConversationClosed:
                 continue
@@ -818,6 +821,10 @@ class Engine:
 
     def bundle(self, key_package: bytes, init: Secret, encryption: Secret) -> KeyPackageBundle:
         return KeyPackageBundle(KeyPackage.decode(key_package), init, encryption)
+
+
+def _adding(key_packages: Sequence[KeyPackage]) -> Planner:
+    return lambda live: _add_missing(live, key_packages)
 
 
 def _add_missing(live: Live, key_packages: Sequence[KeyPackage]) -> CommitPlan:
