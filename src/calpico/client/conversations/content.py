@@ -70,9 +70,14 @@ async def apply_content(
     *,
     seq: int | None,
     now: float,
+    content: AppMessage | None = None,
 ) -> list[Event]:
-    """Apply one application message's bytes; return the events to publish (none for a hidden author)."""
-    content = decode_app_message(data)
+    """Apply one application message's bytes; return the events to publish (none for a hidden author).
+
+    ``content`` is ``decode_app_message(data)`` when the caller decoded it already.
+    """
+    if content is None:
+        content = decode_app_message(data)
     events = await _apply(tx, conversation, author, content, data, seq, now)
     return [] if author.hidden else events
 

@@ -65,6 +65,7 @@ from calpico.wire.app import (
     Reaction,
     Receipt,
     ReceiptKind,
+    RoomUpdate,
     Text,
     Typing,
     decode_app_message,
@@ -95,6 +96,8 @@ from ..events import (
     InviteReceived,
     MemberJoined,
     MessageRequestReceived,
+    RoomRenamed,
+    RoomUpdated,
 )
 from ..ids import new_client_id, new_message_id, now_ms
 from ..keypackages import ClaimedKeyPackage, device_capabilities
@@ -280,12 +283,55 @@ class Engine:
             hidden=identity in await self.blocked(tx) or live.conversation.status is ConversationStatus.LEFT,
         )
         now = self.now()
-        events = await apply_content(tx, live.conversation, author, processed.data, seq=message.seq, now=now)
+        content = decode_app_message(processed.data)
+        events: list[Event] = []
+        if isinstance(content, RoomUpdate):
+            events += self._on_room_update(live, author, content)
+        else:
+            events += await apply_content(
+                tx, live.conversation, author, processed.data, seq=message.seq, now=now, content=content
+            )
         if live.conversation.updated_at < now - 1:
             live.set_conversation(replace(live.conversation, updated_at=now))
-        if live.conversation.status is ConversationStatus.REQUEST and events:
-            return events
+        if live.extra.intro_pending:
+            events = self._introduce(live) + events
         return events
+
+    def _on_room_update(self, live: Live, author: Author, update: RoomUpdate) -> list[Event]:
+        """A room's name or topic (encrypted content; the policy parts live in the extension)."""
+        intro = live.extra.intro_pending
+        if not (author.admin or intro) or live.conversation.kind is not ConversationKind.ROOM:
+            return []
+        conversation = live.conversation
+        name = update.name if update.name is not None else conversation.name
+        topic = update.topic if update.topic is not None else conversation.topic
+        if (name, topic) == (conversation.name, conversation.topic):
+            return []
+        live.set_conversation(replace(conversation, name=name, topic=topic))
+        if intro or author.hidden:
+            return []
+        events: list[Event] = []
+        if name != conversation.name:
+            events.append(RoomRenamed(live.id, name, author.username))
+        if topic != conversation.topic:
+            settings = live.settings
+            admins = tuple(sorted(settings.admins))
+            events.append(RoomUpdated(live.id, author.username, topic, admins, settings.assistant_policy.value))
+        return events
+
+    def _introduce(self, live: Live) -> list[Event]:
+        """The first message of a room we joined: show the room now (as accepted or as a request)."""
+        live.set_conversation(replace(live.conversation, extra=replace(live.extra, intro_pending=False).encode()))
+        return self._arrival(live.conversation)
+
+    def _arrival(self, conversation: Conversation) -> list[Event]:
+        inviter = ConversationExtra.decode(conversation.extra).inviter
+        if conversation.status is ConversationStatus.ACCEPTED:
+            return [ConversationAdded(conversation, inviter)]
+        assert inviter is not None
+        if conversation.kind is ConversationKind.DM:
+            return [MessageRequestReceived(conversation.id, inviter)]
+        return [InviteReceived(conversation.id, inviter, conversation.name)]
 
     def _on_proposal(self, tx: Transaction, live: Live, processed: ProposalReceived) -> list[Event]:
         from .leaving import note_departure
@@ -333,21 +379,9 @@ class Engine:
             self.groups.drop(tx, live.conversation.group_id)
             return [ConversationLeft(live.id, by)]
         events = commit_events(live, before, committer, left)
-        settings = live.settings
-        if settings.name != live.conversation.name or settings.disappearing_seconds != (
-            live.conversation.disappearing_seconds
-        ):
-            live.set_conversation(
-                replace(
-                    live.conversation,
-                    name=settings.name,
-                    topic=settings.topic,
-                    disappearing_seconds=settings.disappearing_seconds,
-                    updated_at=self.now(),
-                )
-            )
-        elif settings.topic != live.conversation.topic:
-            live.set_conversation(replace(live.conversation, topic=settings.topic))
+        seconds = live.settings.disappearing_seconds
+        if seconds != live.conversation.disappearing_seconds:
+            live.set_conversation(replace(live.conversation, disappearing_seconds=seconds, updated_at=self.now()))
         await after_commit(self, tx, live)
         events += await self._key_warnings(tx, events)
         return events
@@ -503,7 +537,8 @@ class Engine:
             return await self.live(tx, conversation_id)
 
     async def settings(self, conversation_id: str) -> RoomSettings:
-        return (await self._read(conversation_id)).settings
+        live = await self._read(conversation_id)
+        return replace(live.settings, name=live.conversation.name, topic=live.conversation.topic)
 
     async def members(self, conversation_id: str) -> list[Participant]:
         live = await self._read(conversation_id)
@@ -583,6 +618,7 @@ class Engine:
         key_packages = tuple(c.key_package for c in claimed)
         if key_packages:
             await self.commit(conversation.id, lambda live: _add_missing(live, key_packages))
+            await self._introduce_room(conversation.id)
         return await self.conversation(conversation.id)
 
     async def start_dm(self, username: str) -> Conversation:
@@ -611,7 +647,8 @@ class Engine:
         claimed = await self.claim_all([username], own_devices=False)
         await self.client.contacts.accept(username)
         key_packages = tuple(c.key_package for c in claimed)
-        await self.commit(conversation_id, lambda live: _add_missing(live, key_packages))
+        if await self.commit(conversation_id, lambda live: _add_missing(live, key_packages)):
+            await self._introduce_room(conversation_id)
 
     async def remove(self, conversation_id: str, username: str) -> None:
         await self._require_admin(conversation_id)
@@ -627,15 +664,37 @@ class Engine:
             raise NotPermitted(f"only admins of this room may do that ({', '.join(sorted(live.admins()))})")
 
     async def update_settings(self, conversation_id: str, **changes: Any) -> None:
+        """Name and topic: an encrypted `RoomUpdate`; policy (admins, assistants, timer): a commit."""
         await self._require_admin(conversation_id)
+        content: dict[str, Any] = {k: changes.pop(k) for k in ("name", "topic") if k in changes}
+        if changes:
 
-        def plan(live: Live) -> CommitPlan:
-            new = replace(live.settings, **changes)
-            if new == live.settings:
-                return CommitPlan()
-            return CommitPlan(extensions=with_settings(live.group.extensions, new))
+            def plan(live: Live) -> CommitPlan:
+                new = replace(live.settings, **changes)
+                if new == live.settings:
+                    return CommitPlan()
+                return CommitPlan(extensions=with_settings(live.group.extensions, new))
 
-        await self.commit(conversation_id, plan)
+            await self.commit(conversation_id, plan)
+        if content:
+            if (await self.conversation(conversation_id)).kind is not ConversationKind.ROOM:
+                raise NotPermitted("only rooms have a name and a topic")
+            await self.send(conversation_id, RoomUpdate(**content, **self._stamp()), store=False)
+            await self._apply_own_room_update(conversation_id, content)
+
+    async def _apply_own_room_update(self, conversation_id: str, content: dict[str, Any]) -> None:
+        async with self.transaction() as tx:
+            live = await self.live(tx, conversation_id)
+            author = Author(self.me, self.client.device_id, admin=True, hidden=False)
+            events = self._on_room_update(live, author, RoomUpdate(**content, **self._stamp()))
+        self.publish(events)
+
+    async def _introduce_room(self, conversation_id: str) -> None:
+        """After adding people to a room: tell them its name and topic (they cannot read the extension's past)."""
+        conversation = await self.conversation(conversation_id)
+        if conversation.kind is ConversationKind.ROOM:
+            update = RoomUpdate(name=conversation.name, topic=conversation.topic, **self._stamp())
+            await self.send(conversation_id, update, store=False)
 
     async def leave(self, conversation_id: str) -> None:
         from .leaving import leave
@@ -775,6 +834,7 @@ class Engine:
                 raise CredentialMismatch(f"our new device {device_id} has no KeyPackage to add")
             try:
                 if await self.commit(conversation.id, _adding((claimed[0].key_package,))):
+                    await self._introduce_room(conversation.id)
                     count += 1
             except ConversationClosed:
                 continue
@@ -810,14 +870,11 @@ class Engine:
             updated_at=now,
             extra=ConversationExtra(inviter=inviter).encode(),
         )
+        if kind is ConversationKind.ROOM:
+            conversation = replace(conversation, extra=ConversationExtra(inviter, intro_pending=True).encode())
         tx.put_conversation(conversation)
         self.groups.put(tx, Live(conversation, group, policy))
-        if status is ConversationStatus.ACCEPTED:
-            return [ConversationAdded(conversation, inviter)]
-        assert inviter is not None
-        if kind is ConversationKind.DM:
-            return [MessageRequestReceived(conversation.id, inviter)]
-        return [InviteReceived(conversation.id, inviter, settings.name)]
+        return [] if kind is ConversationKind.ROOM else self._arrival(conversation)
 
     def bundle(self, key_package: bytes, init: Secret, encryption: Secret) -> KeyPackageBundle:
         return KeyPackageBundle(KeyPackage.decode(key_package), init, encryption)
