@@ -107,7 +107,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadServer]:
 
 
 @pytest.fixture
-def cli(server: ThreadServer, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Cli:
+def cli(
+    server: ThreadServer, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> Cli:
     home = tmp_path / "home"
     for name in [k for k in os.environ if k.startswith("CALPICO_")]:
         monkeypatch.delenv(name)
