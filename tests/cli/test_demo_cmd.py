@@ -20,7 +20,7 @@ def test_demo_fast_shows_devices_and_server_and_exits_0(cli: Cli) -> None:
     assert "application" in out and "commit" in out and "welcome" in out  # the server's rows, by kind
     assert out.count("none found") == 2  # neither the server's files nor the stores hold any plaintext
     assert "Traceback" not in result.err
-    assert not list(cli.home.glob("*")) if cli.home.exists() else True  # the demo touches no profile
+    assert not cli.home.exists()  # the demo touches no profile
 
 
 def test_demo_json(cli: Cli) -> None:
@@ -34,4 +34,4 @@ def test_demo_json(cli: Cli) -> None:
     rows = [row for s in steps for row in s["server"]]
     assert rows and all(set(row) == {"group", "seq", "kind", "epoch", "sender", "size", "tail"} for row in rows)
     assert summary["plaintexts_found_on_server"] == [] and summary["plaintexts_found_in_device_stores"] == []
-    assert summary["messages_stored"] == len(rows)
+    assert summary["messages_stored"] >= len(rows)
