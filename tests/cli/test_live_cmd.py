@@ -59,7 +59,7 @@ def test_chat_on_a_terminal_sends_what_is_typed_and_shows_what_arrives(cli: Cli)
 
     chat = OnTerminal(cli, "chat", bob, "--profile", alice)
     try:
-        chat.out.expect(f"{alice}> ")
+        chat.out.expect(f"{alice}>")
         assert "hello bob" in chat.out.seen  # the history comes first
         chat.type("typed on a terminal\r")
         assert eventually(lambda: "typed on a terminal" in texts(cli, bob, alice), "bob receiving the typed line")
