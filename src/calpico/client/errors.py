@@ -39,7 +39,11 @@ whose ``str()`` is one line a person can read (the CLI prints exactly that)::
     │   └── CredentialMismatch          a credential or KeyPackage that does not match the directory
     └── UsageError                      the caller asked for something impossible
         ├── AccountExists               a store already exists at that path
-        └── NoAccount                   no store at that path, or registration never finished
+        ├── NoAccount                   no store at that path, or registration never finished
+        ├── NoSuchConversation          no conversation with that id on this device
+        ├── NoSuchMessage               no message with that id in the conversation
+        ├── NotPermitted                the room policy does not allow it (not an admin, not the author)
+        └── ConversationClosed          we left or were removed: the group can no longer send
 
 Third-party exceptions (httpx, websockets, sqlite3, argon2, keyring) are wrapped
 where they cross into the SDK; the original is kept as ``__cause__``.
@@ -58,14 +62,18 @@ __all__ = [
     "CalpicoError",
     "Conflict",
     "ContactsOnly",
+    "ConversationClosed",
     "CredentialMismatch",
     "EpochConflict",
     "Forbidden",
     "IntegrityError",
     "NoAccount",
     "NoKeyPackages",
+    "NoSuchConversation",
+    "NoSuchMessage",
     "NotAMember",
     "NotFound",
+    "NotPermitted",
     "Offline",
     "PayloadTooLarge",
     "RateLimited",
@@ -334,3 +342,19 @@ class AccountExists(UsageError):
 
 class NoAccount(UsageError):
     """No usable account at that path."""
+
+
+class NoSuchConversation(UsageError):
+    """No conversation with that id on this device."""
+
+
+class NoSuchMessage(UsageError):
+    """No message with that id in the conversation."""
+
+
+class NotPermitted(UsageError):
+    """The conversation's policy does not allow this (only admins, only the author, ...)."""
+
+
+class ConversationClosed(UsageError):
+    """This device left or was removed from the conversation; it can no longer send there."""

@@ -22,10 +22,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from calpico.mls.credentials import CredentialType
 from calpico.mls.crypto import get_suite
 from calpico.mls.errors import MLSError
+from calpico.mls.group_context import ProtocolVersion
 from calpico.mls.key_package import KEY_PACKAGE_REF_LABEL, KeyPackage, create_key_package
 from calpico.mls.messages import MLSMessage
+from calpico.mls.tree.nodes import Capabilities
 from calpico.wire.directory import KeyPackageUploadResult
 
 from .errors import CredentialMismatch
@@ -33,9 +36,33 @@ from .identity import DeviceIdentity
 from .store import Identity, KeyPackageSecrets, Store
 from .transport import Transport
 
-__all__ = ["ClaimedKeyPackage", "KeyPackagePolicy", "KeyPackages", "check_key_package"]
+__all__ = [
+    "CALPICO_SETTINGS_EXTENSION",
+    "ClaimedKeyPackage",
+    "KeyPackagePolicy",
+    "KeyPackages",
+    "check_key_package",
+    "device_capabilities",
+]
 
 RETIRED_GRACE = 7 * 86_400.0
+
+CALPICO_SETTINGS_EXTENSION = 0xF0CA
+"""The private-use GroupContext extension holding a conversation's settings (`conversations.settings`)."""
+
+
+def device_capabilities(cipher_suite: int) -> Capabilities:
+    """The capabilities of every Calpico leaf: MLS 1.0, its suite, basic credentials, the settings extension.
+
+    Groups list the settings extension in ``required_capabilities``, so a
+    KeyPackage without it could not be added.
+    """
+    return Capabilities(
+        versions=(ProtocolVersion.mls10,),
+        cipher_suites=(cipher_suite,),
+        extensions=(CALPICO_SETTINGS_EXTENSION,),
+        credentials=(CredentialType.basic,),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +127,12 @@ class KeyPackages:
         credential = DeviceIdentity(me.username, me.device_id).credential()
         now = self._clock()
         bundle = create_key_package(
-            me.cipher_suite, credential, me.signature_private_key, lifetime=self.policy.lifetime, now=int(now)
+            me.cipher_suite,
+            credential,
+            me.signature_private_key,
+            capabilities=device_capabilities(me.cipher_suite),
+            lifetime=self.policy.lifetime,
+            now=int(now),
         )
         return KeyPackageSecrets(
             ref=bundle.ref(),

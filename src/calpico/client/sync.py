@@ -12,7 +12,10 @@ store transaction:
 2. hands each new one to the `ConversationHandler` inside a savepoint; a
    handler failure undoes that message's writes only and turns into a
    `DeliveryFailed` event (store and transport failures abort the batch);
-3. records ``processed_seq`` for every group.
+3. records ``processed_seq`` for every group, and lets the handler write
+   what it kept in memory for the batch (``handler.before_commit(tx)``, if
+   it has one: the conversation layer writes each touched group's state
+   once per batch rather than once per message).
 
 Only after the commit are the events published and the acknowledgements
 sent (over the WebSocket when it is up, else HTTP), and ``acked_seq``
@@ -97,6 +100,9 @@ class Sync:
                 self.applied += 1
             for group, seq in processed.items():
                 tx.mark_processed(group, seq)
+            before_commit = getattr(self.handler, "before_commit", None)
+            if before_commit is not None:
+                await before_commit(tx)
         for event in events:
             self._publish(event)
         return [Ack(group_id=g, seq=s) for g, s in upto.items()]

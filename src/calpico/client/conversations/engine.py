@@ -1,26 +1,147 @@
 """The conversation engine: applies deliveries, sends through the outbox, commits with retries.
 
-(Interface first; the implementation follows.)
+Theory of operation
+-------------------
+**Receiving** (`on_delivered`, inside the delivery engine's transaction):
+a Welcome is joined with our KeyPackage's private keys, every member's
+credential is checked against the directory, and the conversation is stored
+as accepted or as a request (inviter not a contact). A PrivateMessage is
+decrypted and applied (`content`). A proposal is cached by the group; a
+self-remove is noted as a departure (`leaving`). A commit is staged, its new
+and updated members are checked against the directory, then merged; person-
+level events (joined, left, removed, renamed, ...) come from comparing the
+group before and after. All writes — group state, messages, conversation,
+delivery cursor — commit together, so a crash never half-applies a message.
+
+**Sending an application message**: protect it, store it locally (applied
+exactly like a received one) and queue it in the outbox, in one transaction;
+then flush the outbox. The server does not echo a device's own messages.
+
+**Committing** (`commit`): build the commit on the current group, compute
+the next epoch's state at once (merge into the group, serialize, restore
+the old state), and queue the commit with that *pending* state in the
+outbox item's context — so our staged commit survives a crash between send
+and answer: after a restart the outbox resends it (idempotent by client id)
+and the answer installs the pending state. When the server accepts
+(`on_sent`) the pending state is installed; a message of the next epoch
+delivered before the answer proves the server accepted our commit (devices
+do not get their own messages back, so no other commit can be in between),
+and installs it too. A 409 (`on_send_failed`) drops it; `commit` then catches
+up and retries per `CommitRetryPolicy`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from calpico.wire.app import AssistantPolicy, KnownAppMessage, Mention, ReceiptKind
-from calpico.wire.delivery import Delivered
+from calpico.mls.errors import ProtocolError
+from calpico.mls.extensions import Extension
+from calpico.mls.group import (
+    ApplicationMessage,
+    Group,
+    MemberAdded,
+    MemberRemoved,
+    MemberUpdated,
+    ProposalReceived,
+    StagedCommit,
+)
+from calpico.mls.key_package import KeyPackage, KeyPackageBundle
+from calpico.mls.proposals import ProposalType
+from calpico.mls.secret import Secret
+from calpico.wire.app import (
+    AssistantPolicy,
+    Attachment,
+    Delete,
+    Edit,
+    KnownAppMessage,
+    Mention,
+    Reaction,
+    Receipt,
+    ReceiptKind,
+    Text,
+    Typing,
+    decode_app_message,
+    encode_app_message,
+)
+from calpico.wire.common import b64decode, b64encode
+from calpico.wire.delivery import Delivered, MessageKind
 from calpico.wire.groups import SendResult
 
-from ..errors import ServerError
-from ..events import Event
-from ..store import Contact, Conversation, Message, OutboxItem, Transaction
+from ..errors import (
+    CalpicoError,
+    ConversationClosed,
+    EpochConflict,
+    NoKeyPackages,
+    NoSuchConversation,
+    NoSuchMessage,
+    NotPermitted,
+    Offline,
+    ServerError,
+    StaleEpoch,
+)
+from ..events import (
+    ContactKeysChanged,
+    ConversationAdded,
+    ConversationLeft,
+    Event,
+    InviteReceived,
+    MemberJoined,
+    MessageRequestReceived,
+)
+from ..ids import new_client_id, new_message_id, now_ms
+from ..keypackages import ClaimedKeyPackage, device_capabilities
+from ..store import (
+    Contact,
+    ContactState,
+    Conversation,
+    ConversationKind,
+    ConversationStatus,
+    Message,
+    OutboxItem,
+    Transaction,
+)
+from .content import Author, apply_content
+from .directory import Directory
 from .model import CommitRetryPolicy, LeavePolicy, LinkOffer, Participant, RoomSettings
+from .settings import RoomPolicy, group_extensions, username_of, with_settings
+from .state import ConversationExtra, GroupCache, Live, conversation_id_for, group_config
+from .transitions import Snapshot, commit_events, snapshot
 
 if TYPE_CHECKING:
     from ..client import Client
 
 __all__ = ["Engine"]
+
+log = logging.getLogger("calpico.client.conversations")
+
+COMMIT = "commit"
+PROPOSAL = "proposal"
+APPLICATION = "application"
+
+
+@dataclass(frozen=True, slots=True)
+class CommitPlan:
+    """What one commit should do, decided on the current group (empty: nothing to do)."""
+
+    add: tuple[KeyPackage, ...] = ()
+    remove: tuple[int, ...] = ()
+    extensions: tuple[Extension, ...] | None = None
+    departed: tuple[str, ...] = ()
+    pending: bool = False  # commit even with nothing by value: pending proposals (by reference) are the point
+
+    @property
+    def empty(self) -> bool:
+        return not self.add and not self.remove and self.extensions is None and not self.pending
+
+
+Planner = Callable[[Live], CommitPlan]
 
 
 class Engine:
@@ -33,96 +154,677 @@ class Engine:
         self.cipher_suite = cipher_suite
         self.commit_retry = commit_retry
         self.leave_policy = leave_policy
+        self.groups = GroupCache()
+        self.directory = Directory(client.transport)
+        self.send_timeout = 30.0
+        self._waiters: dict[str, asyncio.Future[SendResult | ServerError]] = {}
+        self._finished: set[str] = set()
+        self._blocked: set[str] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.leave_timers: dict[bytes, asyncio.TimerHandle] = {}
+
+    # --- plumbing ---------------------------------------------------------------------------------
+
+    @property
+    def me(self) -> str:
+        return self.client.username
+
+    def now(self) -> float:
+        return time.time()
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Transaction]:
+        """A store transaction whose group changes are flushed before it commits."""
+        async with self.client.store.transaction() as tx:
+            yield tx
+            self.groups.flush(tx, self.now())
+
+    async def before_commit(self, tx: Transaction) -> None:
+        """Called by the delivery engine once per batch, before its transaction commits."""
+        self.groups.flush(tx, self.now())
+
+    def publish(self, events: Sequence[Event]) -> None:
+        for event in events:
+            self.client._bus.publish(event)
+
+    def spawn(self, coro: Awaitable[Any]) -> None:
+        async def run() -> None:
+            try:
+                await coro
+            except CalpicoError as exc:
+                log.warning("background conversation task failed: %s", exc)
+            except Exception:
+                log.exception("background conversation task failed")
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def blocked(self, tx: Transaction | None = None) -> set[str]:
+        if self._blocked is None:
+            reader = tx if tx is not None else self.client.store
+            self._blocked = {c.username for c in await reader.contacts(ContactState.BLOCKED)}
+        return self._blocked
+
+    async def live(self, tx: Transaction, conversation_id: str) -> Live:
+        conversation = await tx.conversation(conversation_id)
+        if conversation is None:
+            raise NoSuchConversation(f"no conversation {conversation_id}")
+        live = await self.groups.get(tx, conversation.group_id)
+        if live is None or not live.group.is_active:
+            raise ConversationClosed(f"this device is no longer in conversation {conversation_id}")
+        return live
+
+    async def flush_outbox_quietly(self) -> None:
+        with contextlib.suppress(CalpicoError):
+            await self.client.flush_outbox()
+
+    async def _await_sent(self, client_id: str) -> SendResult:
+        """Flush the outbox and wait for the server's answer to one item (raises the refusal)."""
+        future = self._waiters.setdefault(client_id, asyncio.get_running_loop().create_future())
+        try:
+            await self.flush_outbox_quietly()
+            if not future.done():
+                try:
+                    async with asyncio.timeout(self.send_timeout):
+                        await asyncio.shield(future)
+                except TimeoutError:
+                    raise Offline("the server did not take the message in time; it stays queued") from None
+            outcome = future.result()
+        finally:
+            self._waiters.pop(client_id, None)
+        if isinstance(outcome, ServerError):
+            raise outcome
+        return outcome
+
+    def _resolve(self, tx: Transaction, client_id: str, outcome: SendResult | ServerError) -> None:
+        def done() -> None:
+            self._finished.add(client_id)
+            future = self._waiters.get(client_id)
+            if future is not None and not future.done():
+                future.set_result(outcome)
+
+        tx.on_commit(done)
+
+    # --- the ConversationHandler side -------------------------------------------------------------
 
     async def on_delivered(self, tx: Transaction, message: Delivered) -> Sequence[Event]:
-        raise NotImplementedError
+        if message.kind is MessageKind.WELCOME:
+            from .joining import join_from_welcome
+
+            return await join_from_welcome(self, tx, message)
+        live = await self.groups.get(tx, message.group_id)
+        if live is None or not live.group.is_active:
+            return []
+        events: list[Event] = []
+        if message.epoch > live.group.epoch:
+            events += await self._install_own_commit(tx, live, before_epoch=message.epoch)
+        processed = live.group.process(message.body)
+        live.message_dirty = True
+        if isinstance(processed, ApplicationMessage):
+            return events + await self._on_application(tx, live, processed, message)
+        if isinstance(processed, ProposalReceived):
+            return events + self._on_proposal(tx, live, processed)
+        return events + await self._on_commit(tx, live, processed)
+
+    async def _on_application(
+        self, tx: Transaction, live: Live, processed: ApplicationMessage, message: Delivered
+    ) -> list[Event]:
+        identity = username_of(processed.sender.credential)
+        device = processed.sender.credential.identity or b""
+        author = Author(
+            identity,
+            device.decode("ascii", "replace").partition(":")[2],
+            admin=identity in live.admins(),
+            hidden=identity in await self.blocked(tx) or live.conversation.status is ConversationStatus.LEFT,
+        )
+        now = self.now()
+        events = await apply_content(tx, live.conversation, author, processed.data, seq=message.seq, now=now)
+        if live.conversation.updated_at < now - 1:
+            live.set_conversation(replace(live.conversation, updated_at=now))
+        if live.conversation.status is ConversationStatus.REQUEST and events:
+            return events
+        return events
+
+    def _on_proposal(self, tx: Transaction, live: Live, processed: ProposalReceived) -> list[Event]:
+        from .leaving import note_departure
+
+        proposal = processed.proposal
+        if proposal.proposal_type is ProposalType.remove and processed.sender_member is not None:
+            note_departure(self, tx, live, processed)
+        return []
+
+    async def _on_commit(self, tx: Transaction, live: Live, staged: StagedCommit) -> list[Event]:
+        for event in staged.events:
+            if isinstance(event, MemberAdded):
+                await self.directory.check(event.member.credential, event.member.signature_key)
+            elif isinstance(event, MemberUpdated) and event.new.signature_key != event.old.signature_key:
+                await self.directory.check(event.new.credential, event.new.signature_key)
+        before = snapshot(live)
+        left = {
+            username_of(e.member.credential)
+            for e in staged.events
+            if isinstance(e, MemberRemoved)
+            and e.by.leaf_index is not None
+            and live.names.get(e.by.leaf_index) == username_of(e.member.credential)
+        }
+        committer = live.names.get(staged.committer.leaf_index or 0, "")
+        removes_us = staged.removes_us
+        live.group.merge(staged)
+        live.epoch_dirty = True
+        return await self._after_epoch(tx, live, before, committer, left | set(live.policy.departed), removes_us)
+
+    async def _after_epoch(
+        self,
+        tx: Transaction,
+        live: Live,
+        before: Snapshot,
+        committer: str,
+        left: set[str],
+        removes_us: bool,
+    ) -> list[Event]:
+        from .leaving import after_commit
+
+        if removes_us or not live.group.is_active:
+            by = None if committer in left or self.me in left else committer
+            live.set_conversation(replace(live.conversation, status=ConversationStatus.LEFT, updated_at=self.now()))
+            tx.put_conversation(live.conversation)
+            self.groups.drop(tx, live.conversation.group_id)
+            return [ConversationLeft(live.id, by)]
+        events = commit_events(live, before, committer, left)
+        settings = live.settings
+        if settings.name != live.conversation.name or settings.disappearing_seconds != (
+            live.conversation.disappearing_seconds
+        ):
+            live.set_conversation(
+                replace(
+                    live.conversation,
+                    name=settings.name,
+                    topic=settings.topic,
+                    disappearing_seconds=settings.disappearing_seconds,
+                    updated_at=self.now(),
+                )
+            )
+        elif settings.topic != live.conversation.topic:
+            live.set_conversation(replace(live.conversation, topic=settings.topic))
+        await after_commit(self, tx, live)
+        events += await self._key_warnings(tx, events)
+        return events
+
+    async def _key_warnings(self, tx: Transaction, events: list[Event]) -> list[Event]:
+        """A new device of someone already in the conversation changes their keys: warn, re-check the number."""
+        added: dict[str, list[str]] = {}
+        for event in events:
+            if isinstance(event, MemberJoined) and event.device_id and event.username != self.me:
+                added.setdefault(event.username, []).append(event.device_id)
+        warnings: list[Event] = []
+        for name, devices in sorted(added.items()):
+            contact = await tx.contact(name)
+            warnings.append(ContactKeysChanged(name, tuple(devices), (), (), contact is not None and contact.verified))
+            self.directory.forget(name)
+
+        def recheck() -> None:
+            for name in added:
+                self.spawn(self.client.contacts.check_keys(name))
+
+        if added:
+            tx.on_commit(recheck)
+        return warnings
+
+    async def _install_own_commit(self, tx: Transaction, live: Live, *, before_epoch: int | None) -> list[Event]:
+        """Install our pending commit for this group (the server accepted it); return its events."""
+        for item in await tx.outbox():
+            if item.group_id != live.conversation.group_id or item.kind != COMMIT:
+                continue
+            context = json.loads(item.context)
+            if context["from_epoch"] != live.group.epoch:
+                continue
+            return await self._install(tx, live, item, context)
+        return []
+
+    async def _install(self, tx: Transaction, live: Live, item: OutboxItem, context: dict[str, Any]) -> list[Event]:
+        before = snapshot(live)
+        group = Group.from_parts(
+            b64decode(context["epoch_state"]), b64decode(context["message_state"]), config=group_config(live.policy)
+        )
+        live.set_group(group)
+        left = set(context.get("departed", ())) | set(live.policy.departed)
+        return await self._after_epoch(tx, live, before, self.me, left, removes_us=False)
 
     async def on_sent(self, tx: Transaction, item: OutboxItem, result: SendResult) -> Sequence[Event]:
-        raise NotImplementedError
+        try:
+            return await self._on_sent(tx, item, result)
+        finally:
+            self.groups.flush(tx, self.now())  # the outbox's own transaction: write what changed
+
+    async def _on_sent(self, tx: Transaction, item: OutboxItem, result: SendResult) -> list[Event]:
+        if item.client_id in self._finished:
+            return []
+        self._resolve(tx, item.client_id, result)
+        context = json.loads(item.context) if item.context else {}
+        if item.kind == COMMIT:
+            live = await self.groups.get(tx, item.group_id)
+            if live is None or live.group.epoch != context["from_epoch"]:
+                return []  # installed already (a later message showed the server took it)
+            return await self._install(tx, live, item, context)
+        if item.kind == APPLICATION and context.get("message_id"):
+            message = await tx.message(context["conversation"], context["message_id"])
+            if message is not None and message.seq is None:
+                tx.put_message(replace(message, seq=result.seq))
+        return []
 
     async def on_send_failed(self, tx: Transaction, item: OutboxItem, error: ServerError) -> Sequence[Event]:
-        raise NotImplementedError
+        try:
+            return await self._on_send_failed(tx, item, error)
+        finally:
+            self.groups.flush(tx, self.now())
+
+    async def _on_send_failed(self, tx: Transaction, item: OutboxItem, error: ServerError) -> list[Event]:
+        if item.client_id in self._finished:
+            return []
+        self._resolve(tx, item.client_id, error)
+        context = json.loads(item.context) if item.context else {}
+        if item.kind == PROPOSAL and context.get("leave") and isinstance(error, EpochConflict | StaleEpoch):
+            from .leaving import propose_leave_again
+
+            await propose_leave_again(self, tx, item.group_id, int(context.get("epoch", 0)))
+        else:
+            log.warning("the server refused a %s: %s", item.kind, error)
+        return []
+
+    # --- committing -------------------------------------------------------------------------------
+
+    async def commit(self, conversation_id: str, plan: Planner) -> bool:
+        """Commit what ``plan`` decides on the current group; retry after 409s. False if nothing to do."""
+        policy = self.commit_retry
+        last: EpochConflict | None = None
+        for attempt in range(policy.attempts):
+            if attempt:
+                await asyncio.sleep(policy.delay(attempt))
+                with contextlib.suppress(CalpicoError):
+                    await self.client.sync()
+            async with self.transaction() as tx:
+                live = await self.live(tx, conversation_id)
+                decided = plan(live)
+                if decided.empty:
+                    return False
+                client_id = self._queue_commit(tx, live, decided)
+            try:
+                await self._await_sent(client_id)
+            except EpochConflict as exc:
+                log.info("commit lost epoch to another (attempt %d): %s", attempt + 1, exc)
+                last = exc
+                continue
+            except Offline:
+                async with self.transaction() as tx:
+                    if any(i.client_id == client_id for i in await tx.outbox()):
+                        tx.delete_outbox(client_id)
+                raise
+            return True
+        assert last is not None
+        raise last
+
+    def _queue_commit(self, tx: Transaction, live: Live, plan: CommitPlan) -> str:
+        group = live.group
+        old = (group.epoch_state_bytes(), group.message_state_bytes())
+        try:
+            result = group.commit(add=plan.add, remove=plan.remove, extensions=plan.extensions)
+        except ProtocolError as exc:
+            raise NotPermitted(f"the conversation's policy refuses this change: {exc.reason}") from exc
+        group.merge(result.staged)
+        context = {
+            "conversation": live.id,
+            "from_epoch": result.staged.from_epoch,
+            "epoch_state": b64encode(group.epoch_state_bytes()),
+            "message_state": b64encode(group.message_state_bytes()),
+            "departed": list(plan.departed),
+        }
+        live.set_group(Group.from_parts(*old, config=group_config(live.policy)))
+        client_id = new_client_id()
+        tx.put_outbox(
+            OutboxItem(
+                client_id=client_id,
+                group_id=live.conversation.group_id,
+                kind=COMMIT,
+                message=result.commit.encode(),
+                welcome=result.welcome.encode() if result.welcome is not None else None,
+                context=json.dumps(context).encode(),
+                created_at=self.now(),
+            )
+        )
+        return client_id
+
+    # --- reading ----------------------------------------------------------------------------------
 
     async def conversation(self, conversation_id: str) -> Conversation:
-        raise NotImplementedError
+        conversation = await self.client.store.conversation(conversation_id)
+        if conversation is None:
+            raise NoSuchConversation(f"no conversation {conversation_id}")
+        return conversation
+
+    async def _read(self, conversation_id: str) -> Live:
+        async with self.transaction() as tx:
+            return await self.live(tx, conversation_id)
 
     async def settings(self, conversation_id: str) -> RoomSettings:
-        raise NotImplementedError
+        return (await self._read(conversation_id)).settings
 
     async def members(self, conversation_id: str) -> list[Participant]:
-        raise NotImplementedError
+        live = await self._read(conversation_id)
+        admins = live.admins()
+        devices: dict[str, list[str]] = {}
+        for member in live.group.members():
+            identity = (member.credential.identity or b"").decode("ascii", "replace")
+            name, _, device = identity.partition(":")
+            devices.setdefault(name, []).append(device)
+        return [Participant(n, tuple(sorted(d)), n in admins) for n, d in sorted(devices.items())]
 
     async def messages(self, conversation_id: str, *, limit: int, before: str | None) -> list[Message]:
-        raise NotImplementedError
+        await self.conversation(conversation_id)
+        blocked = await self.blocked()
+        found = await self.client.store.messages(conversation_id, limit=limit, before=before)
+        return [m for m in found if m.sender_user not in blocked]
 
     async def message(self, conversation_id: str, message_id: str) -> Message:
-        raise NotImplementedError
+        message = await self.client.store.message(conversation_id, message_id)
+        if message is None:
+            raise NoSuchMessage(f"no message {message_id} in {conversation_id}")
+        return message
+
+    # --- creating conversations ---------------------------------------------------------------------
+
+    async def claim_all(self, usernames: Sequence[str], *, own_devices: bool) -> list[ClaimedKeyPackage]:
+        """Checked KeyPackages of every device of these people (and of our other devices)."""
+        claimed: list[ClaimedKeyPackage] = []
+        for username in dict.fromkeys(usernames):
+            if username == self.me:
+                continue
+            claimed += await self.client.key_packages.claim(username)
+        if own_devices:
+            with contextlib.suppress(NoKeyPackages):
+                claimed += [
+                    c
+                    for c in await self.client.key_packages.claim(self.me)
+                    if c.identity.device_id != self.client.device_id
+                ]
+        return claimed
+
+    async def create(self, settings: RoomSettings, members: Sequence[str]) -> Conversation:
+        claimed = await self.claim_all(members, own_devices=True)
+        for username in dict.fromkeys(members):
+            if username != self.me:
+                await self.client.contacts.accept(username)
+        identity = self.client.account.identity
+        suite = self.cipher_suite or identity.cipher_suite
+        policy = RoomPolicy()
+        group = Group.create(
+            suite,
+            self.client.account.device_identity.credential(),
+            identity.signature_private_key,
+            extensions=group_extensions(settings),
+            capabilities=device_capabilities(suite),
+            config=group_config(policy),
+        )
+        await self.client.transport.create_group(group.group_id, suite)
+        now = self.now()
+        peer = next((m for m in members if m != self.me), None) if settings.kind == "dm" else None
+        conversation = Conversation(
+            id=conversation_id_for(group.group_id),
+            kind=ConversationKind.DM if settings.kind == "dm" else ConversationKind.ROOM,
+            group_id=group.group_id,
+            name=settings.name,
+            topic=settings.topic,
+            peer=peer,
+            disappearing_seconds=settings.disappearing_seconds,
+            created_at=now,
+            updated_at=now,
+            extra=ConversationExtra(inviter=self.me).encode(),
+        )
+        async with self.transaction() as tx:
+            tx.put_conversation(conversation)
+            self.groups.put(tx, Live(conversation, group, policy))
+        self.publish([ConversationAdded(conversation, self.me)])
+        key_packages = tuple(c.key_package for c in claimed)
+        if key_packages:
+            await self.commit(conversation.id, lambda live: _add_missing(live, key_packages))
+        return await self.conversation(conversation.id)
 
     async def start_dm(self, username: str) -> Conversation:
-        raise NotImplementedError
+        if username == self.me:
+            raise NotPermitted("a DM is with someone else")
+        for conversation in await self.client.store.conversations():
+            if (
+                conversation.kind is ConversationKind.DM
+                and conversation.peer == username
+                and conversation.status is not ConversationStatus.LEFT
+            ):
+                return conversation
+        settings = RoomSettings(kind="dm", admins=(self.me, username))
+        return await self.create(settings, [username])
 
     async def create_room(
         self, name: str, members: list[str], *, topic: str, admins: list[str], assistant_policy: AssistantPolicy
     ) -> Conversation:
-        raise NotImplementedError
+        settings = RoomSettings(
+            kind="room", name=name, topic=topic, admins=(self.me, *admins), assistant_policy=assistant_policy
+        )
+        return await self.create(settings, members)
 
     async def invite(self, conversation_id: str, username: str) -> None:
-        raise NotImplementedError
+        await self._require_admin(conversation_id)
+        claimed = await self.claim_all([username], own_devices=False)
+        await self.client.contacts.accept(username)
+        key_packages = tuple(c.key_package for c in claimed)
+        await self.commit(conversation_id, lambda live: _add_missing(live, key_packages))
 
     async def remove(self, conversation_id: str, username: str) -> None:
-        raise NotImplementedError
+        await self._require_admin(conversation_id)
 
-    async def leave(self, conversation_id: str) -> None:
-        raise NotImplementedError
+        def plan(live: Live) -> CommitPlan:
+            return CommitPlan(remove=tuple(live.people().get(username, ())))
+
+        await self.commit(conversation_id, plan)
+
+    async def _require_admin(self, conversation_id: str) -> None:
+        live = await self._read(conversation_id)
+        if self.me not in live.admins():
+            raise NotPermitted(f"only admins of this room may do that ({', '.join(sorted(live.admins()))})")
 
     async def update_settings(self, conversation_id: str, **changes: Any) -> None:
-        raise NotImplementedError
+        await self._require_admin(conversation_id)
+
+        def plan(live: Live) -> CommitPlan:
+            new = replace(live.settings, **changes)
+            if new == live.settings:
+                return CommitPlan()
+            return CommitPlan(extensions=with_settings(live.group.extensions, new))
+
+        await self.commit(conversation_id, plan)
+
+    async def leave(self, conversation_id: str) -> None:
+        from .leaving import leave
+
+        await leave(self, conversation_id)
+
+    # --- requests and contacts ----------------------------------------------------------------------
 
     async def accept(self, conversation_id: str) -> Conversation:
-        raise NotImplementedError
+        conversation = await self.conversation(conversation_id)
+        inviter = ConversationExtra.decode(conversation.extra).inviter
+        if inviter and inviter != self.me:
+            await self.client.contacts.accept(inviter)
+        async with self.transaction() as tx:
+            live = await self.live(tx, conversation_id)
+            updated = replace(live.conversation, status=ConversationStatus.ACCEPTED, updated_at=self.now())
+            live.set_conversation(updated)
+        return updated
 
     async def decline(self, conversation_id: str, *, block: bool) -> None:
-        raise NotImplementedError
+        conversation = await self.conversation(conversation_id)
+        inviter = ConversationExtra.decode(conversation.extra).inviter
+        await self.leave(conversation_id)
+        if block and inviter and inviter != self.me:
+            await self.block(inviter)
 
     async def block(self, username: str) -> Contact:
-        raise NotImplementedError
+        contact = await self.client.contacts.block(username)
+        (await self.blocked()).add(username)
+        return contact
 
     async def unblock(self, username: str) -> Contact:
-        raise NotImplementedError
+        contact = await self.client.contacts.unblock(username)
+        (await self.blocked()).discard(username)
+        return contact
+
+    # --- messages -------------------------------------------------------------------------------------
+
+    async def send(self, conversation_id: str, content: KnownAppMessage, *, store: bool = True) -> Message:
+        data = encode_app_message(content)
+        async with self.transaction() as tx:
+            live = await self.live(tx, conversation_id)
+            if live.conversation.status is ConversationStatus.LEFT:
+                raise ConversationClosed("this person left the conversation")
+            wire = live.group.protect(data).encode()
+            live.message_dirty = True
+            client_id = new_client_id()
+            tx.put_outbox(
+                OutboxItem(
+                    client_id=client_id,
+                    group_id=live.conversation.group_id,
+                    kind=APPLICATION,
+                    message=wire,
+                    context=json.dumps({"conversation": conversation_id, "message_id": content.id}).encode(),
+                    created_at=self.now(),
+                )
+            )
+            author = Author(self.me, self.client.device_id, admin=self.me in live.admins(), hidden=False)
+            events = await apply_content(tx, live.conversation, author, data, seq=None, now=self.now()) if store else []
+            stored = await tx.message(conversation_id, content.id)
+        self.publish(events)
+        await self.flush_outbox_quietly()
+        if stored is None:
+            return Message(conversation_id, content.id, self.me, self.client.device_id, self.now(), self.now(), data)
+        return await self.client.store.message(conversation_id, content.id) or stored
+
+    def _stamp(self) -> dict[str, Any]:
+        return {"id": new_message_id(), "sent_at": now_ms()}
 
     async def send_text(
         self, conversation_id: str, body: str, *, reply_to: str | None, mentions: tuple[Mention, ...]
     ) -> Message:
-        raise NotImplementedError
-
-    async def send(self, conversation_id: str, content: KnownAppMessage) -> Message:
-        raise NotImplementedError
+        return await self.send(conversation_id, Text(body=body, reply_to=reply_to, mentions=mentions, **self._stamp()))
 
     async def react(self, conversation_id: str, message_id: str, emoji: str, *, remove: bool) -> None:
-        raise NotImplementedError
+        await self.message(conversation_id, message_id)
+        await self.send(conversation_id, Reaction(target=message_id, emoji=emoji, remove=remove, **self._stamp()))
 
     async def edit(self, conversation_id: str, message_id: str, body: str) -> Message:
-        raise NotImplementedError
+        target = await self.message(conversation_id, message_id)
+        if target.sender_user != self.me:
+            raise NotPermitted("only the author may edit a message")
+        if not isinstance(decode_app_message(target.content), Text):
+            raise NotPermitted("only text messages can be edited")
+        await self.send(conversation_id, Edit(target=message_id, body=body, **self._stamp()))
+        return await self.message(conversation_id, message_id)
 
     async def delete(self, conversation_id: str, message_id: str) -> None:
-        raise NotImplementedError
+        target = await self.message(conversation_id, message_id)
+        if target.sender_user != self.me:
+            live = await self._read(conversation_id)
+            if self.me not in live.admins() or live.settings.kind == "dm":
+                raise NotPermitted("only the author or a room admin may delete a message for everyone")
+        await self.send(conversation_id, Delete(target=message_id, **self._stamp()))
 
     async def receipt(self, conversation_id: str, kind: ReceiptKind, message_ids: tuple[str, ...]) -> None:
-        raise NotImplementedError
+        if message_ids:
+            await self.send(conversation_id, Receipt(kind=kind, targets=message_ids, **self._stamp()))
 
     async def typing(self, conversation_id: str, active: bool) -> None:
-        raise NotImplementedError
+        await self.send(conversation_id, Typing(active=active, **self._stamp()), store=False)
 
     async def send_attachment(
         self, conversation_id: str, data: bytes, *, name: str, media_type: str, caption: str | None
     ) -> Message:
-        raise NotImplementedError
+        await self._read(conversation_id)
+        shared = await self.client.upload_attachment(data, name=name, media_type=media_type, caption=caption)
+        return await self.send(conversation_id, shared)
 
     async def download(self, conversation_id: str, message_id: str) -> bytes:
-        raise NotImplementedError
+        content = decode_app_message((await self.message(conversation_id, message_id)).content)
+        if not isinstance(content, Attachment):
+            raise NoSuchMessage(f"message {message_id} is not an attachment")
+        return await self.client.download_attachment(content)
+
+    # --- devices -------------------------------------------------------------------------------------
 
     async def offer_link(self, ttl: float) -> LinkOffer:
-        raise NotImplementedError
+        from .linking import offer_link
+
+        return await offer_link(self, ttl)
 
     async def complete_link(self, offer: LinkOffer, timeout: float) -> str:
-        raise NotImplementedError
+        from .linking import complete_link
+
+        return await complete_link(self, offer, timeout)
+
+    async def add_own_device(self, claimed: ClaimedKeyPackage) -> int:
+        """Add one new device of ours to every conversation we are in; return how many."""
+        count = 0
+        key_packages = (claimed.key_package,)
+        for conversation in await self.client.store.conversations():
+            if conversation.status is ConversationStatus.LEFT:
+                continue
+            try:
+                if await self.commit(conversation.id, lambda live: _add_missing(live, key_packages)):
+                    count += 1
+            except ConversationClosed:
+                continue
+        return count
+
+    # --- welcome (see joining.py) -----------------------------------------------------------------------
+
+    async def conversation_for_welcome(
+        self, tx: Transaction, group: Group, policy: RoomPolicy, inviter: str | None
+    ) -> list[Event]:
+        settings = Live(Conversation("", ConversationKind.ROOM, group.group_id), group, policy).settings
+        names = {username_of(m.credential) for m in group.members()}
+        now = self.now()
+        contact = await tx.contact(inviter) if inviter and inviter != self.me else None
+        if inviter is None or inviter == self.me or (contact is not None and contact.state is ContactState.ACCEPTED):
+            status = ConversationStatus.ACCEPTED
+        else:
+            status = ConversationStatus.REQUEST
+            if contact is None or contact.state is ContactState.NONE:
+                tx.put_contact(replace(contact or Contact(inviter), state=ContactState.REQUEST, updated_at=now))
+        kind = ConversationKind.DM if settings.kind == "dm" else ConversationKind.ROOM
+        peer = next((n for n in sorted(names) if n != self.me), None) if kind is ConversationKind.DM else None
+        conversation = Conversation(
+            id=conversation_id_for(group.group_id),
+            kind=kind,
+            group_id=group.group_id,
+            status=status,
+            name=settings.name,
+            topic=settings.topic,
+            peer=peer,
+            disappearing_seconds=settings.disappearing_seconds,
+            created_at=now,
+            updated_at=now,
+            extra=ConversationExtra(inviter=inviter).encode(),
+        )
+        tx.put_conversation(conversation)
+        self.groups.put(tx, Live(conversation, group, policy))
+        if status is ConversationStatus.ACCEPTED:
+            return [ConversationAdded(conversation, inviter)]
+        assert inviter is not None
+        if kind is ConversationKind.DM:
+            return [MessageRequestReceived(conversation.id, inviter)]
+        return [InviteReceived(conversation.id, inviter, settings.name)]
+
+    def bundle(self, key_package: bytes, init: Secret, encryption: Secret) -> KeyPackageBundle:
+        return KeyPackageBundle(KeyPackage.decode(key_package), init, encryption)
+
+
+def _add_missing(live: Live, key_packages: Sequence[KeyPackage]) -> CommitPlan:
+    present = {m.credential.identity for m in live.group.members()}
+    missing = tuple(kp for kp in key_packages if kp.leaf_node.credential.identity not in present)
+    return CommitPlan(add=missing)

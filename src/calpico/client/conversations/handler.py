@@ -17,6 +17,10 @@ group each) is built on `calpico.mls`'s group state machine. It plugs into a
     a `DeliveryFailed` event, except for `StoreError`/`TransportError`, which
     abort the batch so it is retried.
 
+``before_commit(tx)`` (optional)
+    once per batch of deliveries, after the last ``on_delivered`` and before
+    the transaction commits: write state kept in memory for the batch.
+
 ``on_sent(tx, item, result)`` / ``on_send_failed(tx, item, error)``
     for every `OutboxItem` the handler queued with ``tx.put_outbox(...)``,
     once the server ordered it (merge a staged commit, record the message's

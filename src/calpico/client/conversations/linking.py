@@ -7,8 +7,11 @@ from typing import TYPE_CHECKING, Any
 
 from ..store import KeySource
 
+from .model import LinkOffer
+
 if TYPE_CHECKING:
     from ..client import Client
+    from .engine import Engine
 
 __all__ = ["link_new_device"]
 
@@ -23,4 +26,12 @@ async def link_new_device(
     timeout: float = 120.0,
     **account_options: Any,
 ) -> Client:
+    raise NotImplementedError
+
+
+async def offer_link(engine: Engine, ttl: float) -> LinkOffer:
+    raise NotImplementedError
+
+
+async def complete_link(engine: Engine, offer: LinkOffer, timeout: float) -> str:
     raise NotImplementedError

@@ -37,18 +37,18 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
-from calpico.mls.credentials import Credential, CredentialType
+from calpico.mls.credentials import Credential
 from calpico.mls.errors import ProtocolError
 from calpico.mls.extensions import Extension, RequiredCapabilities, find_extension
 from calpico.mls.framing import Sender, SenderType
 from calpico.mls.group import PolicyContext, ProposalInContext
 from calpico.mls.proposals import ProposalType
-from calpico.mls.tree.nodes import Capabilities
 from calpico.mls.tree.ratchet_tree import RatchetTree
 from calpico.wire.app import AssistantPolicy
 
 from ..errors import CredentialMismatch
 from ..identity import DeviceIdentity
+from ..keypackages import CALPICO_SETTINGS_EXTENSION, device_capabilities
 from .model import RoomSettings
 
 __all__ = [
@@ -62,18 +62,11 @@ __all__ = [
     "username_of",
 ]
 
-CALPICO_SETTINGS = 0xF0CA
+CALPICO_SETTINGS = CALPICO_SETTINGS_EXTENSION
 """The private-use ExtensionType of the Calpico settings extension."""
 
 
-def capabilities(cipher_suite: int) -> Capabilities:
-    """The leaf capabilities of every Calpico device: suite, basic credentials, the settings extension."""
-    return Capabilities(
-        versions=(1,),
-        cipher_suites=(cipher_suite,),
-        extensions=(CALPICO_SETTINGS,),
-        credentials=(CredentialType.basic,),
-    )
+capabilities = device_capabilities
 
 
 def encode_settings(settings: RoomSettings) -> bytes:

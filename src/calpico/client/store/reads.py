@@ -19,6 +19,7 @@ from .records import (
     ConversationStatus,
     DeliveryCursor,
     DeviceLink,
+    GroupMessageState,
     GroupState,
     Identity,
     KeyPackageSecrets,
@@ -90,6 +91,14 @@ class Reads:
     async def group_state(self, group_id: bytes) -> GroupState | None:
         return await self._one(
             GroupState, "group_states", (group_id,), "SELECT sealed FROM group_states WHERE group_id = ?"
+        )
+
+    async def group_message_state(self, group_id: bytes) -> GroupMessageState | None:
+        return await self._one(
+            GroupMessageState,
+            "group_message_states",
+            (group_id,),
+            "SELECT sealed FROM group_message_states WHERE group_id = ?",
         )
 
     # --- conversations and messages --------------------------------------------------------

@@ -37,6 +37,7 @@ __all__ = [
     "ConversationStatus",
     "DeliveryCursor",
     "DeviceLink",
+    "GroupMessageState",
     "GroupState",
     "Identity",
     "IdentityStatus",
@@ -99,7 +100,22 @@ class KeyPackageSecrets:
 
 @dataclass(frozen=True, slots=True)
 class GroupState:
-    """One MLS group's serialized state (``Group.to_bytes()``), opaque to the store."""
+    """One MLS group's serialized state, opaque to the store.
+
+    Either the whole state (``Group.to_bytes()``), or — as the conversation
+    layer keeps it — the epoch part (``Group.epoch_state_bytes()``, written
+    once per epoch) with the message part in a `GroupMessageState`.
+    """
+
+    group_id: bytes
+    epoch: int
+    state: Secret
+    updated_at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class GroupMessageState:
+    """The small part of a group's state that changes with every message (``Group.message_state_bytes()``)."""
 
     group_id: bytes
     epoch: int

@@ -92,9 +92,17 @@ def _v1(conn: sqlite3.Connection) -> None:
             conn.execute(statement)
 
 
+def _v2(conn: sqlite3.Connection) -> None:
+    """The small, per-message part of a group's state in its own row (`GroupMessageState`)."""
+    conn.execute(
+        "CREATE TABLE group_message_states ("
+        " group_id BLOB PRIMARY KEY, epoch INTEGER NOT NULL, updated_at REAL NOT NULL, sealed BLOB NOT NULL)"
+    )
+
+
 Migration = Callable[[sqlite3.Connection], None]
 
-MIGRATIONS: Sequence[Migration] = (_v1,)
+MIGRATIONS: Sequence[Migration] = (_v1, _v2)
 """``MIGRATIONS[i]`` upgrades a store at version ``i`` to ``i + 1``; append, never edit."""
 
 

@@ -46,6 +46,7 @@ from .records import (
     Contact,
     Conversation,
     DeviceLink,
+    GroupMessageState,
     GroupState,
     Identity,
     KeyPackageSecrets,
@@ -412,7 +413,20 @@ class Transaction(Reads):
         )
 
     def delete_group_state(self, group_id: bytes) -> None:
+        """Delete a group's state (both parts)."""
         self._write("DELETE FROM group_states WHERE group_id = ?", (group_id,))
+        self._write("DELETE FROM group_message_states WHERE group_id = ?", (group_id,))
+
+    def put_group_message_state(self, state: GroupMessageState) -> None:
+        self._write(
+            "INSERT OR REPLACE INTO group_message_states (group_id, epoch, updated_at, sealed) VALUES (?, ?, ?, ?)",
+            (
+                state.group_id,
+                state.epoch,
+                state.updated_at,
+                self._seal("group_message_states", (state.group_id,), state),
+            ),
+        )
 
     def put_conversation(self, conversation: Conversation) -> None:
         c = conversation

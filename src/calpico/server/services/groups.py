@@ -142,6 +142,9 @@ class GroupService:
         except IntegrityError:
             raise Conflict("a group with this id exists", code=ErrorCode.GROUP_EXISTS) from None
         self.invalidate(group_id)
+        # The creator's live push connection joins the group at once (as an Add's roster item does for
+        # added devices); without it the creator saw nothing of the group until it reconnected.
+        await self._publish(encode_event([["r", b64encode(group_id), 0, [[principal.device_id, 0]], []]]))
         return GroupState(group_id, cipher_suite, 0, frozenset({principal.device_id}))
 
     async def info(self, principal: Principal, group_id: bytes) -> tuple[GroupState, list[GroupMember]]:

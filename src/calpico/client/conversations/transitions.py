@@ -1,0 +1,70 @@
+"""Person-level events of a commit: compare the group before and after.
+
+A person's devices show up as one person: the first device of someone
+entering the group is "joined" (`MemberJoined`), a further device of someone
+already there is `MemberJoined` with its ``device_id`` (a newly linked
+device; the client also re-checks that person's keys, which warns with
+`ContactKeysChanged`). Someone whose last device is removed "left" if they
+proposed it themselves (or announced leaving), and was "removed" by the
+committer otherwise. Changes to the settings extension become
+`RoomRenamed`, `DisappearingTimerChanged` and `RoomUpdated`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..events import DisappearingTimerChanged, Event, MemberJoined, MemberLeft, MemberRemoved, RoomRenamed, RoomUpdated
+from .model import RoomSettings
+from .settings import username_of
+from .state import Live
+
+__all__ = ["Snapshot", "commit_events", "snapshot"]
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """Who was in the group (username → device ids) and its settings, before a commit."""
+
+    devices: dict[str, frozenset[str]]
+    settings: RoomSettings
+
+
+def snapshot(live: Live) -> Snapshot:
+    devices: dict[str, set[str]] = {}
+    for member in live.group.members():
+        identity = (member.credential.identity or b"").decode("ascii", "replace")
+        devices.setdefault(username_of(member.credential), set()).add(identity.partition(":")[2])
+    return Snapshot({k: frozenset(v) for k, v in devices.items()}, live.settings)
+
+
+def commit_events(live: Live, before: Snapshot, committer: str, left: set[str]) -> list[Event]:
+    after = snapshot(live)
+    cid = live.id
+    events: list[Event] = []
+    for name in sorted(after.devices):
+        if name not in before.devices:
+            events.append(MemberJoined(cid, name, by=committer))
+        else:
+            for device in sorted(after.devices[name] - before.devices[name]):
+                events.append(MemberJoined(cid, name, by=committer, device_id=device))
+    for name in sorted(before.devices):
+        if name not in after.devices:
+            if name in left or name == committer:
+                events.append(MemberLeft(cid, name))
+            else:
+                events.append(MemberRemoved(cid, name, committer))
+    old, new = before.settings, after.settings
+    if new.name != old.name:
+        events.append(RoomRenamed(cid, new.name, committer))
+    if new.disappearing_seconds != old.disappearing_seconds:
+        events.append(DisappearingTimerChanged(cid, new.disappearing_seconds, committer))
+    if (new.topic, set(new.admins), new.assistant_policy) != (old.topic, set(old.admins), old.assistant_policy):
+        events.append(RoomUpdated(cid, committer, new.topic, tuple(sorted(new.admins)), new.assistant_policy.value))
+    return events
+
+
+def grown(before: Snapshot, live: Live) -> list[str]:
+    """People (already there before) who got a new device."""
+    after = snapshot(live)
+    return sorted(n for n, d in after.devices.items() if n in before.devices and not d <= before.devices[n])

@@ -1,0 +1,115 @@
+"""People with devices on the real server (loopback), for the conversation layer's end-to-end tests.
+
+`Device` is one started `Client` with `Conversations` attached and a record
+of every event it published; `Device.wait` waits (with a timeout, never a
+sleep) for an event that matches. `People.person()` makes a new account;
+`People.second_device(person)` links another device of that person.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest_asyncio
+
+from calpico.client import Account, Client, Conversations
+from calpico.client.events import Event, Subscription
+from calpico.client.store import Passphrase
+
+from ..conftest import FAST_KDF, QUICK_RETRY, SMALL_BATCH
+from ..server import ThreadServer
+
+E = TypeVar("E", bound=Event)
+WAIT = 15.0
+
+
+@dataclass(eq=False)
+class Device:
+    client: Client
+    chats: Conversations
+    path: Path
+    seen: list[Event] = field(default_factory=list)
+    _changed: asyncio.Event = field(default_factory=asyncio.Event)
+    _task: asyncio.Task[None] | None = None
+
+    @property
+    def name(self) -> str:
+        return self.client.username
+
+    def follow(self, subscription: Subscription) -> None:
+        async def drain() -> None:
+            async for event in subscription:
+                self.seen.append(event)
+                self._changed.set()
+
+        self._task = asyncio.get_running_loop().create_task(drain())
+
+    async def wait(self, kind: type[E], where: Callable[[E], bool] = lambda e: True, timeout: float = WAIT) -> E:
+        """The first event (ever seen) of ``kind`` that matches ``where``; waits for it if needed."""
+        async with asyncio.timeout(timeout):
+            while True:
+                for event in self.seen:
+                    if isinstance(event, kind) and where(event):
+                        return event
+                self._changed.clear()
+                await self._changed.wait()
+
+    def events(self, kind: type[E]) -> list[E]:
+        return [e for e in self.seen if isinstance(e, kind)]
+
+    async def close(self) -> None:
+        await self.client.close()
+        if self._task is not None:
+            self._task.cancel()
+
+
+class People:
+    def __init__(self, server: ThreadServer, tmp: Path) -> None:
+        self.server = server
+        self.tmp = tmp
+        self.devices: list[Device] = []
+
+    def key(self) -> Passphrase:
+        return Passphrase("pw", FAST_KDF)
+
+    async def start(self, client: Client, path: Path, **options: Any) -> Device:
+        chats = Conversations(client, **options)
+        device = Device(client, chats, path)
+        device.follow(client.events())
+        await client.start()
+        await client.wait_connected(WAIT)
+        self.devices.append(device)
+        return device
+
+    async def person(self, prefix: str = "p", **options: Any) -> Device:
+        name = f"{prefix}{uuid.uuid4().hex[:10]}"
+        path = self.tmp / f"{name}.db"
+        account = await Account.create(
+            self.server.url, name, path, self.key(), retry=QUICK_RETRY, key_package_policy=SMALL_BATCH
+        )
+        client = Client(account, expiry_interval=0.2)
+        return await self.start(client, path, **options)
+
+    async def reopen(self, device: Device, **options: Any) -> Device:
+        """Close a device and open it again from its store (a restart)."""
+        await device.close()
+        self.devices.remove(device)
+        account = await Account.open(device.path, self.key(), retry=QUICK_RETRY, key_package_policy=SMALL_BATCH)
+        client = Client(account, expiry_interval=0.2)
+        return await self.start(client, device.path, **options)
+
+    async def close(self) -> None:
+        for device in self.devices:
+            await device.close()
+
+
+@pytest_asyncio.fixture
+async def people(server: ThreadServer, tmp_path: Path) -> AsyncIterator[People]:
+    made = People(server, tmp_path)
+    yield made
+    await made.close()
