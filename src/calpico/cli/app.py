@@ -8,6 +8,7 @@ documented exit code (`calpico.cli.errors`), never a traceback.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -93,8 +94,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     return code
 
 
+def _quiet_logs() -> None:
+    """The SDK logs warnings (a refused send, a dropped connection); people get our one-line reasons instead.
+
+    ``CALPICO_DEBUG=1`` shows every log line (and tracebacks). ``calpico server`` sets up its own logging.
+    """
+    if os.environ.get("CALPICO_DEBUG"):
+        logging.basicConfig(level=logging.DEBUG, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        return
+    for name in ("calpico.client", "calpico.cli"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
+            logger.addHandler(logging.NullHandler())
+
+
 def run(argv: Sequence[str] | None = None) -> int:
     """Run one ``calpico`` command line; every failure becomes one line on stderr and an exit code."""
+    _quiet_logs()
     try:
         result = app(args=list(argv) if argv is not None else None, prog_name="calpico", standalone_mode=False)
     except typer.TyperException as exc:  # click's errors, as Typer vendors them

@@ -15,6 +15,7 @@ from rich.table import Table
 from calpico.client.store import Conversation, ConversationKind, ConversationStatus, Message
 
 from .common import Env, JsonOpt, ProfileOpt, Session, label, resolve_conversation
+from .errors import Refused
 from .views import conversation_json, message_json, message_line, person, when
 
 __all__ = ["dm", "history", "room_app", "rooms", "send"]
@@ -37,9 +38,16 @@ async def _conversation_data(s: Session, c: Conversation) -> dict[str, Any]:
 
 
 async def _send(s: Session, c: Conversation, text: str, reply_to: str | None = None) -> dict[str, Any]:
+    """Send ``text`` and push it out now; raises `Refused` if it cannot reach anyone or the server refused it."""
+    if c.kind is ConversationKind.DM and c.peer is not None:
+        if c.peer not in {p.username for p in await s.chats.members(c.id)}:
+            raise Refused(f"{c.peer} is no longer in this DM (they left or declined it)")
     sent = await s.chats.send_text(c.id, text, reply_to=reply_to)
     await s.client.flush_outbox()
     stored = await s.chats.message(c.id, sent.message_id)
+    if stored.seq is None and not await s.client.store.outbox():
+        # It left the outbox without a place in the server's log: the server refused it for good.
+        raise Refused("the server did not accept the message (the conversation changed meanwhile); send it again")
     return message_json(stored)
 
 

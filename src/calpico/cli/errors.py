@@ -8,7 +8,7 @@ and one of these exit codes:
 0     done
 1     failed (anything not listed below)
 2     bad usage: arguments, options, an unknown profile or conversation
-3     the server refused (blocked, not found, not allowed, conflict, ...)
+3     refused: by the server (blocked, not found, conflict, ...) or the room's policy (admins only)
 4     the server could not be reached or answered badly
 5     the local store: locked, wrong passphrase, in use by another process
 6     verification failed (a safety number or key that does not match)
@@ -22,6 +22,7 @@ from __future__ import annotations
 from calpico.client.errors import (
     CalpicoError,
     IntegrityError,
+    NotPermitted,
     ServerError,
     StoreError,
     TransportError,
@@ -33,6 +34,7 @@ __all__ = [
     "EXIT_INTERRUPTED",
     "EXIT_USAGE",
     "CliError",
+    "Refused",
     "UsageProblem",
     "exit_code",
     "reason",
@@ -40,7 +42,7 @@ __all__ = [
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
-EXIT_SERVER = 3
+EXIT_REFUSED = 3
 EXIT_OFFLINE = 4
 EXIT_STORE = 5
 EXIT_INTEGRITY = 6
@@ -63,6 +65,12 @@ class UsageProblem(CliError):
     exit_code = EXIT_USAGE
 
 
+class Refused(CliError):
+    """The action cannot reach anyone, or was refused (a DM the other person left, a message not accepted)."""
+
+    exit_code = EXIT_REFUSED
+
+
 def exit_code(error: BaseException) -> int:
     """The documented exit code for an error that ended a command."""
     if isinstance(error, CliError):
@@ -70,8 +78,9 @@ def exit_code(error: BaseException) -> int:
     if isinstance(error, KeyboardInterrupt):
         return EXIT_INTERRUPTED
     for kind, code in (
+        (NotPermitted, EXIT_REFUSED),
         (UsageError, EXIT_USAGE),
-        (ServerError, EXIT_SERVER),
+        (ServerError, EXIT_REFUSED),
         (TransportError, EXIT_OFFLINE),
         (StoreError, EXIT_STORE),
         (IntegrityError, EXIT_INTEGRITY),
