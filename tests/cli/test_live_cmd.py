@@ -41,6 +41,8 @@ def test_listen_prints_messages_joins_and_leaves_then_stops_cleanly(cli: Cli) ->
 
 def test_listen_for_people(cli: Cli) -> None:
     alice, bob = cli.create(), cli.create()
+    cli.ok("dm", bob, "hello", "--profile", alice)
+    cli.ok("requests", "accept", alice, "--profile", bob)
     listen = Piped(cli, "listen", "--profile", bob, "--count", "1")
     try:
         listen.err.expect("Listening as")

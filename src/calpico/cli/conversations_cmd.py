@@ -39,9 +39,12 @@ async def _conversation_data(s: Session, c: Conversation) -> dict[str, Any]:
 
 async def _send(s: Session, c: Conversation, text: str, reply_to: str | None = None) -> dict[str, Any]:
     """Send ``text`` and push it out now; raises `Refused` if it cannot reach anyone or the server refused it."""
-    if c.kind is ConversationKind.DM and c.peer is not None:
-        if c.peer not in {p.username for p in await s.chats.members(c.id)}:
-            raise Refused(f"{c.peer} is no longer in this DM (they left or declined it)")
+    if (
+        c.kind is ConversationKind.DM
+        and c.peer is not None
+        and c.peer not in {p.username for p in await s.chats.members(c.id)}
+    ):
+        raise Refused(f"{c.peer} is no longer in this DM (they left or declined it)")
     sent = await s.chats.send_text(c.id, text, reply_to=reply_to)
     await s.client.flush_outbox()
     stored = await s.chats.message(c.id, sent.message_id)

@@ -53,7 +53,9 @@ class ConversationNames:
 def listen(
     ctx: typer.Context,
     typing: Annotated[bool, typer.Option("--typing", help="also show who is typing")] = False,
-    count: Annotated[int | None, typer.Option("--count", help="stop after this many events", min=1)] = None,
+    count: Annotated[
+        int | None, typer.Option("--count", help="stop after this many events (connection changes not counted)", min=1)
+    ] = None,
     timeout: Annotated[float | None, typer.Option("--timeout", help="stop after this many seconds")] = None,
     profile: ProfileOpt = None,
     as_json: JsonOpt = False,
@@ -77,7 +79,8 @@ def listen(
                         if not _wanted(event, typing):
                             continue
                         await _show(env, names, event, s.client.username)
-                        shown += 1
+                        if not isinstance(event, ConnectionStateChanged):
+                            shown += 1
                         if count is not None and shown >= count:
                             break
 
