@@ -28,6 +28,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Group
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -43,13 +44,13 @@ from calpico.client.events import (
     Subscription,
     TypingChanged,
 )
-from calpico.client.store import Conversation, ConversationStatus
+from calpico.client.store import Conversation, ConversationStatus, Message
 
 from .common import Env, JsonOpt
 from .embedded import EmbeddedServer, ServerPeek, StoredRow, find_plaintexts
 from .errors import CliError, reason
 from .listen_cmd import ConversationNames
-from .views import describe, event_line, message_line
+from .views import describe, event_line
 
 __all__ = ["demo"]
 
@@ -78,18 +79,23 @@ class Person:
             return
         cid = getattr(event, "conversation_id", None)
         where = await self.names.of(cid, refresh=True) if isinstance(cid, str) else ""
-        line = event_line(event, where, me=self.name)
+        line = event_line(event, where, me=self.name, pending=False)  # the step waits until it arrived anyway
         if line is not None:
             self.screen.append(line)
 
-    def did(self, text: str) -> None:
-        """A line for something this person did themselves."""
-        self.screen.append(Text.from_markup(f"[dim]you:[/] {text}"))
+    async def did(self, text: str, style: str = "") -> None:
+        """A line for something this person did (after what the device showed before it)."""
+        await self.drain()
+        self.screen.append(Text.from_markup(f"[dim]you:[/] {text}", style=style))
 
-    async def wrote(self, conversation: Conversation, text: str) -> None:
-        sent = await self.chats.send_text(conversation.id, text)
-        where = await self.names.of(conversation.id, refresh=True)
-        self.screen.append(Text.from_markup(f"[dim]{where}[/] ") + message_line(sent))
+    async def wrote(self, conversation: Conversation, text: str) -> Message:
+        """Send ``text``; the device shows it through its own event stream."""
+        await self.drain()
+        return await self.chats.send_text(conversation.id, text)
+
+    async def stored(self, conversation_id: str, message_id: str) -> bool:
+        """Whether this device received and stored the message (shown or not)."""
+        return await self.client.store.message(conversation_id, message_id) is not None
 
     async def has_message(self, conversation_id: str, text: str) -> bool:
         with contextlib.suppress(CalpicoError):
@@ -154,12 +160,13 @@ class Demo:
                 raise CliError(f"the demo stalled: {what} did not happen within {_WAIT:g}s")
             await asyncio.sleep(0.05)
 
-    async def text(self, who: Person, conversation: Conversation, text: str, readers: list[Person]) -> None:
+    async def text(self, who: Person, conversation: Conversation, text: str, readers: list[Person]) -> Message:
         """``who`` writes ``text``; wait until every reader's device has it."""
         self.sent.append(text)
-        await who.wrote(conversation, text)
+        sent = await who.wrote(conversation, text)
         for reader in readers:
             await self.wait(f"{reader.name} receiving {text!r}", _has(reader, conversation.id, text))
+        return sent
 
     async def show_step(self, title: str, explain: str) -> None:
         await asyncio.sleep(_SETTLE)
@@ -193,7 +200,12 @@ class Demo:
             *([Text(f"… and {len(rows) - 6} more", style="dim")] if len(rows) > 6 else []),
         )
         if not rows:
-            stored = Group(Text("(nothing)", style="dim"))
+            counts = self.peek.directory()
+            stored = Group(
+                Text("no messages; the directory:", style="dim"),
+                *[Text(f"{table}: {n} rows", style="dim") for table, n in counts.items()],
+                Text("(usernames, public keys, KeyPackages)", style="dim"),
+            )
         wide = console.width >= 110
         devices = Table(expand=True, show_lines=False, box=None, padding=(0, 1))
         for p in self.people.values():
@@ -215,7 +227,7 @@ class Demo:
         out.print(f"[bold]Calpico demo[/] — a server on {self.server.url} (data in {self.folder})")
         alice, bob, carol = [await self.add_person(n) for n in ("alice", "bob", "carol")]
         for p in (alice, bob, carol):
-            p.did(f"created the account [bold]{p.name}[/] (device {p.client.device_id[:8]})")
+            await p.did(f"created the account [bold]{p.name}[/] (device {p.client.device_id[:8]})")
         await self.show_step(
             "Three people sign up",
             "Each device makes its own signature key and KeyPackages; the server keeps only the public halves.",
@@ -228,20 +240,19 @@ class Demo:
             "A DM is an MLS group of both people's devices. Bob has not accepted Alice yet: it arrives as a request.",
         )
 
+        await bob.did("accepted the request from [bold]alice[/]")
         await bob.chats.accept(dm.id)
-        bob.did("accepted the request from [bold]alice[/]")
         await self.text(bob, dm, "Sure, noon at the usual place?", [alice])
         await self.show_step("Bob accepts and answers", "Only the two devices can read this; the server relays bytes.")
 
         room = await alice.chats.create_room("weekend", ["bob"])
-        alice.did("created [bold]#weekend[/] with bob")
         await self.wait("bob joining #weekend", _in(bob, room.id))
         await self.accept_if_request(bob, room)
         await self.text(alice, room, "Who is in for a hike on Saturday?", [bob])
         await self.show_step("Alice opens a room", "A room is one MLS group; Alice is its admin.")
 
+        await alice.did("invited [bold]carol[/] to #weekend")
         await alice.chats.invite(room.id, "carol")
-        alice.did("invited [bold]carol[/] to #weekend")
         await self.wait("carol receiving the invite", _in(carol, room.id))
         await self.show_step(
             "Alice invites Carol",
@@ -252,26 +263,32 @@ class Demo:
         await self.text(carol, room, "Count me in! I'll bring snacks.", [alice, bob])
         await self.show_step("Carol joins and writes", "Everyone in the room reads her message; the server cannot.")
 
+        await bob.did("blocked [bold]carol[/]")
         await bob.chats.block("carol")
-        bob.did("blocked [bold]carol[/]")
-        await self.text(carol, room, "Bob, you still owe me ten euros.", [alice])
+        owed = await self.text(carol, room, "Bob, you still owe me ten euros.", [alice])
+        await self.wait("bob's device receiving carol's message", _stored(bob, room.id, owed.message_id))
+        await bob.drain()
         hidden = not await bob.has_message(room.id, "Bob, you still owe me ten euros.")
         bob.screen.append(
-            Text("(carol's message is hidden here)" if hidden else "(carol's message is shown)", style="dim")
+            Text(
+                "(received carol's message; hidden here)" if hidden else "(carol's message is shown: unexpected)",
+                style="dim",
+            )
         )
+        await carol.drain()
         try:
             await carol.chats.start_dm("bob")
         except CalpicoError as exc:
-            carol.screen.append(Text(f"DM to bob refused: {reason(exc)}", style="red"))
+            await carol.did(f"tried to DM bob: {escape(reason(exc))}", style="red")
         else:
-            carol.screen.append(Text("DM to bob was accepted (unexpected)", style="red"))
+            await carol.did("tried to DM bob, and it worked (unexpected)", style="red")
         await self.show_step(
             "Bob blocks Carol",
             "Bob's device hides her messages in shared rooms, and the server refuses to let her start a DM with him.",
         )
 
+        await carol.did("left [bold]#weekend[/]")
         await carol.chats.leave(room.id)
-        carol.did("left [bold]#weekend[/]")
         for p in (alice, bob):
             await self.wait(f"{p.name} seeing carol leave", _gone(p, room.id, "carol"))
         await self.show_step(
@@ -284,8 +301,8 @@ class Demo:
     async def accept_if_request(self, person: Person, room: Conversation) -> None:
         current = await person.conversation(room.id)
         if current is not None and current.status is ConversationStatus.REQUEST:
+            await person.did(f"accepted the invite to [bold]#{room.name}[/]")
             await person.chats.accept(room.id)
-            person.did(f"accepted the invite to [bold]#{room.name}[/]")
 
     async def summary(self) -> dict[str, Any]:
         count, size = self.peek.count()
@@ -332,6 +349,10 @@ def _in(person: Person, conversation_id: str) -> Callable[[], Awaitable[bool]]:
 
 def _has(person: Person, conversation_id: str, text: str) -> Callable[[], Awaitable[bool]]:
     return lambda: person.has_message(conversation_id, text)
+
+
+def _stored(person: Person, conversation_id: str, message_id: str) -> Callable[[], Awaitable[bool]]:
+    return lambda: person.stored(conversation_id, message_id)
 
 
 def _gone(person: Person, conversation_id: str, username: str) -> Callable[[], Awaitable[bool]]:

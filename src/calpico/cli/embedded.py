@@ -114,6 +114,9 @@ class StoredRow:
     body: bytes
 
 
+_DIRECTORY = ("users", "devices", "key_packages")
+
+
 class ServerPeek:
     """Read-only look into the embedded server's SQLite database (what an attacker with the disk sees)."""
 
@@ -140,6 +143,11 @@ class ServerPeek:
             name = KIND_NAMES[kind].value if kind in KIND_NAMES else str(kind)
             out.append(StoredRow(bytes(group_id), int(seq), name, int(epoch), str(sender), bytes(body)))
         return out
+
+    def directory(self) -> dict[str, int]:
+        """Row counts of the directory's tables (accounts, devices and their public KeyPackages)."""
+        with contextlib.closing(self._connect()) as db:
+            return {t: int(db.execute(f"SELECT count(*) FROM {t}").fetchone()[0]) for t in _DIRECTORY}  # noqa: S608
 
     def count(self) -> tuple[int, int]:
         """(messages stored, their total size in bytes)."""

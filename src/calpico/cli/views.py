@@ -194,8 +194,8 @@ def describe(content: AppMessage) -> str:
     return f"[{content.type}]"
 
 
-def message_line(m: Message, *, me: str | None = None) -> Text:
-    """``14:03 alice: hello (edited)`` for a terminal."""
+def message_line(m: Message, *, me: str | None = None, pending: bool = True) -> Text:
+    """``14:03 alice: hello (edited)``; ``(sending)`` on own messages not yet ordered (if ``pending``)."""
     if m.deleted:
         body = "[dim italic]message deleted[/]"
     else:
@@ -204,18 +204,18 @@ def message_line(m: Message, *, me: str | None = None) -> Text:
             body += " [dim](edited)[/]"
     if m.reactions:
         body += " [dim]" + " ".join(escape(f"{r.emoji} {r.username}") for r in m.reactions) + "[/]"
-    pending = " [dim](sending)[/]" if m.seq is None and m.sender_user == me else ""
-    return Text.from_markup(f"[dim]{when(m.sent_at)}[/] {person(m.sender_user)}: {body}{pending}")
+    mark = " [dim](sending)[/]" if pending and m.seq is None and m.sender_user == me else ""
+    return Text.from_markup(f"[dim]{when(m.sent_at)}[/] {person(m.sender_user)}: {body}{mark}")
 
 
-def event_line(event: Event, where: str, *, me: str | None = None) -> Text | None:
+def event_line(event: Event, where: str, *, me: str | None = None, pending: bool = True) -> Text | None:
     """One line for people, or None for events they need not see (``where`` names the conversation)."""
     at = f"[dim]{escape(where)}[/] " if where else ""
     match event:
         case MessageReceived(message=m):
-            return Text.from_markup(at) + message_line(m, me=me)
+            return Text.from_markup(at) + message_line(m, me=me, pending=pending)
         case MessageEdited(message=m):
-            return Text.from_markup(f"{at}[dim]edited:[/] ") + message_line(m, me=me)
+            return Text.from_markup(f"{at}[dim]edited:[/] ") + message_line(m, me=me, pending=pending)
         case MessageDeleted(by=by):
             who = f" by {person(by)}" if by else " (expired)"
             return Text.from_markup(f"{at}[dim]a message was deleted[/]{who}")
@@ -238,9 +238,10 @@ def event_line(event: Event, where: str, *, me: str | None = None) -> Text | Non
         case RoomUpdated(by=by):
             return Text.from_markup(f"{at}{person(by)} changed the room's settings")
         case ConversationAdded(conversation=c, by=by):
-            name = f"@{c.peer}" if c.peer else f"#{c.name or c.id[:8]}"
-            added = f" by {person(by)}" if by and by != me else ""
-            return Text.from_markup(f"[green]→[/] you are in [bold]{escape(name)}[/]{added}")
+            name = escape(f"@{c.peer}" if c.peer else f"#{c.name or c.id[:8]}")
+            if by is None or by == me:
+                return Text.from_markup(f"[green]+[/] new conversation [bold]{name}[/]")
+            return Text.from_markup(f"[green]→[/] {person(by)} added you to [bold]{name}[/]")
         case ConversationLeft(removed_by=by):
             if by:
                 return Text.from_markup(f"{at}[yellow]←[/] you were removed by {person(by)}")
@@ -252,7 +253,7 @@ def event_line(event: Event, where: str, *, me: str | None = None) -> Text | Non
             return Text.from_markup(f"{at}{person(by)} set disappearing messages to {what}")
         case InviteReceived(inviter=who, room_name=room):
             return Text.from_markup(
-                f"[bold]invite:[/] {person(who)} invited you to [bold]{escape(room or '?')}[/]"
+                f"[bold]invite:[/] {person(who)} invited you to [bold]#{escape(room or '?')}[/]"
                 " — `calpico requests` to accept or decline"
             )
         case MessageRequestReceived(sender=who):
