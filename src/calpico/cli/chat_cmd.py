@@ -150,9 +150,8 @@ class ChatView:
         if text.startswith("/"):
             return await self.command(text)
         try:
-            sent = await self.s.chats.send_text(self.c.id, text)
+            sent = await self.s.chats.send_text(self.c.id, text)  # returns once the server took it (or queued)
             self._shown.add(sent.message_id)
-            await self.s.client.flush_outbox()
             if not self.interactive:
                 self.emit(message_line(sent, me=self.me), {"event": "message_sent", **message_json(sent)})
         except CalpicoError as exc:
