@@ -217,6 +217,7 @@ _BY_CODE: dict[ErrorCode, type[ServerError]] = {
     ErrorCode.NO_KEY_PACKAGES: NoKeyPackages,
     ErrorCode.USERNAME_TAKEN: UsernameTaken,
     ErrorCode.GROUP_EXISTS: Conflict,
+    ErrorCode.LINK_USED: Conflict,
     ErrorCode.KEY_TAKEN: Conflict,
     ErrorCode.EPOCH_CONFLICT: EpochConflict,
     ErrorCode.STALE_EPOCH: StaleEpoch,

@@ -61,6 +61,7 @@ from calpico.wire.directory import (
     UserDevices,
 )
 from calpico.wire.groups import CreateGroupRequest, GroupInfoResponse, SendRequest, SendResult
+from calpico.wire.links import LinkCreated, LinkPayload, NewDeviceSlot
 
 from .errors import (
     BadResponse,
@@ -408,6 +409,27 @@ class Transport:
 
     async def fetch_attachment(self, capability: str) -> bytes:
         return (await self._send("GET", f"/attachments/{capability}", idempotent=True)).content
+
+    # --- device links (calpico.wire.links) ---------------------------------------------------
+
+    async def create_link(self) -> LinkCreated:
+        """Open a device-link mailbox owned by this device."""
+        return await self._call("POST", "/links", LinkCreated)
+
+    async def put_link_new(self, link_id: str, slot: NewDeviceSlot, payload: bytes) -> None:
+        """As the new device (no session): write the request or the ready note."""
+        await self._send("PUT", f"/links/{link_id}/new/{slot.value}", json=LinkPayload(payload=payload), auth=False)
+
+    async def get_link_new(self, link_id: str, slot: NewDeviceSlot) -> bytes:
+        """As the owner: what the new device wrote; raises `NotFound` until it did."""
+        return (await self._call("GET", f"/links/{link_id}/new/{slot.value}", LinkPayload, idempotent=True)).payload
+
+    async def put_link_answer(self, link_id: str, payload: bytes) -> None:
+        await self._send("PUT", f"/links/{link_id}/answer", json=LinkPayload(payload=payload), idempotent=True)
+
+    async def get_link_answer(self, link_id: str) -> bytes:
+        """As the new device: the owner's answer; raises `NotFound` until it is there."""
+        return (await self._call("GET", f"/links/{link_id}/answer", LinkPayload, auth=False, idempotent=True)).payload
 
     # --- push ---------------------------------------------------------------------------
 

@@ -27,7 +27,7 @@ from calpico.wire.common import API_PREFIX, ErrorBody, ErrorCode
 
 from .config import ServerConfig
 from .errors import ServerError
-from .routes import accounts, attachments, delivery, directory, groups, ws
+from .routes import accounts, attachments, delivery, directory, groups, links, ws
 from .services import metrics
 from .state import ServerState
 
@@ -149,7 +149,7 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
         metrics.HTTP_REQUESTS.labels(template, str(response.status_code)).inc()
         return response
 
-    for module in (accounts, directory, groups, delivery, attachments, ws):
+    for module in (accounts, directory, groups, delivery, attachments, links, ws):
         app.include_router(module.router, prefix=API_PREFIX)
 
     @app.get("/healthz", tags=["operations"])

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .config import ServerConfig
 from .db.engine import create_engine, migrate
-from .db.models import attachments, challenges, key_packages, tokens
+from .db.models import attachments, challenges, device_links, key_packages, tokens
 from .pubsub import PubSub, create_pubsub
 from .services.accounts import AccountService
 from .services.attachments import AttachmentService
@@ -27,6 +27,7 @@ from .services.directory import DirectoryService
 from .services.events import encode_event
 from .services.groups import GroupService
 from .services.hub import Hub
+from .services.links import LinkService
 
 __all__ = ["ServerState"]
 
@@ -45,6 +46,7 @@ class ServerState:
     groups: GroupService
     hub: Hub
     attachments: AttachmentService
+    links: LinkService
     _sweeper: asyncio.Task[None] | None = field(default=None)
 
     @classmethod
@@ -75,6 +77,7 @@ class ServerState:
             groups=groups,
             hub=hub,
             attachments=AttachmentService(engine, config),
+            links=LinkService(engine),
         )
         await pubsub.start(hub.on_event)
         writer.start()
@@ -103,6 +106,7 @@ class ServerState:
             await conn.execute(delete(tokens).where(tokens.c.expires_at < now))
             await conn.execute(delete(challenges).where(challenges.c.expires_at < now))
             await conn.execute(delete(attachments).where(attachments.c.expires_at < now))
+            await conn.execute(delete(device_links).where(device_links.c.expires_at < now))
             await conn.execute(
                 delete(key_packages).where(
                     key_packages.c.claimed_at.is_not(None), key_packages.c.claimed_at < now - retention

@@ -94,6 +94,7 @@ class ErrorCode(enum.StrEnum):
     KEY_TAKEN = "key_taken"  # 409: the signature key belongs to another device
     EPOCH_CONFLICT = "epoch_conflict"  # 409: another commit won this epoch; body has current_epoch
     STALE_EPOCH = "stale_epoch"  # 409: message for an epoch that is not the group's current one
+    LINK_USED = "link_used"  # 409: a device-link slot that was written already
     INVALID_HANDSHAKE = "invalid_handshake"  # 422: parses, but breaks a rule the server checks
     UNKNOWN_KEY_PACKAGE = "unknown_key_package"  # 422: an Add or Welcome names no known KeyPackage
     NO_KEY_PACKAGES = "no_key_packages"  # 404: the target user has no devices with KeyPackages

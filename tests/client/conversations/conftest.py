@@ -9,6 +9,7 @@ sleep) for an event that matches. `People.person()` makes a new account;
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from typing import Any, TypeVar
 
 import pytest_asyncio
 
-from calpico.client import Account, Client, Conversations
+from calpico.client import Account, Client, Conversations, LinkOffer
 from calpico.client.events import Event, Subscription
 from calpico.client.store import Passphrase
 
@@ -96,12 +97,50 @@ class People:
         return await self.start(client, path, **options)
 
     async def reopen(self, device: Device, **options: Any) -> Device:
-        """Close a device and open it again from its store (a restart)."""
-        await device.close()
-        self.devices.remove(device)
+        """Open a device again from its store (a restart), closing it first if it still runs."""
+        await self.offline(device)
         account = await Account.open(device.path, self.key(), retry=QUICK_RETRY, key_package_policy=SMALL_BATCH)
         client = Client(account, expiry_interval=0.2)
         return await self.start(client, device.path, **options)
+
+    async def second_device(self, device: Device, **options: Any) -> Device:
+        """Link a new device of ``device``'s person with a one-time code; it is added to every conversation."""
+        path = self.tmp / f"{device.name}-{len(self.devices)}.db"
+        offer = await device.chats.offer_link()
+        client, _ = await asyncio.gather(
+            Conversations.link_new_device(
+                self.server.url,
+                path,
+                self.key(),
+                offer.code,
+                device_name="second",
+                retry=QUICK_RETRY,
+                key_package_policy=SMALL_BATCH,
+            ),
+            device.chats.complete_link(offer, timeout=WAIT),
+        )
+        client = Client(client.account, expiry_interval=0.2)
+        return await self.start(client, path, **options)
+
+    async def second_device_with_code(self, device: Device, offer: LinkOffer, code: str) -> None:
+        """Answer ``offer`` with another code (a forgery): the existing device must refuse it."""
+        path = self.tmp / f"{device.name}-forged.db"
+        waiting = asyncio.get_running_loop().create_task(device.chats.complete_link(offer, timeout=WAIT))
+        new = asyncio.get_running_loop().create_task(
+            Conversations.link_new_device(self.server.url, path, self.key(), code, timeout=2.0, retry=QUICK_RETRY)
+        )
+        try:
+            await waiting
+        finally:
+            new.cancel()
+            with contextlib.suppress(BaseException):
+                await new
+
+    async def offline(self, device: Device) -> None:
+        """Close a device (it is gone until `reopen`)."""
+        if device in self.devices:
+            await device.close()
+            self.devices.remove(device)
 
     async def close(self) -> None:
         for device in self.devices:

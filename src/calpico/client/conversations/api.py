@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from calpico.wire.app import AppMessage, AssistantPolicy, KnownAppMessage, Mention, ReceiptKind, decode_app_message
+from calpico.wire.app import AppMessage, AssistantPolicy, Mention, ReceiptKind, decode_app_message
 
 from ..store import Contact, Conversation, ConversationStatus, KeySource, Message
 from .engine import Engine
@@ -196,8 +196,10 @@ class Conversations:
         """Send a text message (optionally a reply, with mentions); returns it as stored here."""
         return await self._engine.send_text(conversation_id, body, reply_to=reply_to, mentions=tuple(mentions))
 
-    async def send(self, conversation_id: str, content: KnownAppMessage) -> Message:
-        """Send any application message (its ``id`` and ``sent_at`` as given); returns it as stored."""
+    async def send(self, conversation_id: str, content: AppMessage) -> Message:
+        """Send any application message (its ``id`` and ``sent_at`` as given); returns it as stored.
+
+        An `Unknown` is sent as its raw payload (for types newer than this SDK)."""
         return await self._engine.send(conversation_id, content)
 
     async def react(self, conversation_id: str, message_id: str, emoji: str, *, remove: bool = False) -> None:

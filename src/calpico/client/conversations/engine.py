@@ -56,11 +56,11 @@ from calpico.mls.key_package import KeyPackage, KeyPackageBundle
 from calpico.mls.proposals import ProposalType
 from calpico.mls.secret import Secret
 from calpico.wire.app import (
+    AppMessage,
     AssistantPolicy,
     Attachment,
     Delete,
     Edit,
-    KnownAppMessage,
     Mention,
     Reaction,
     Receipt,
@@ -77,6 +77,7 @@ from calpico.wire.groups import SendResult
 from ..errors import (
     CalpicoError,
     ConversationClosed,
+    CredentialMismatch,
     EpochConflict,
     NoKeyPackages,
     NoSuchConversation,
@@ -455,11 +456,6 @@ class Engine:
                 log.info("commit lost epoch to another (attempt %d): %s", attempt + 1, exc)
                 last = exc
                 continue
-            except Offline:
-                async with self.transaction() as tx:
-                    if any(i.client_id == client_id for i in await tx.outbox()):
-                        tx.delete_outbox(client_id)
-                raise
             return True
         assert last is not None
         raise last
@@ -678,8 +674,9 @@ class Engine:
 
     # --- messages -------------------------------------------------------------------------------------
 
-    async def send(self, conversation_id: str, content: KnownAppMessage, *, store: bool = True) -> Message:
+    async def send(self, conversation_id: str, content: AppMessage, *, store: bool = True) -> Message:
         data = encode_app_message(content)
+        message_id = content.id or new_message_id()
         async with self.transaction() as tx:
             live = await self.live(tx, conversation_id)
             if live.conversation.status is ConversationStatus.LEFT:
@@ -693,18 +690,18 @@ class Engine:
                     group_id=live.conversation.group_id,
                     kind=APPLICATION,
                     message=wire,
-                    context=json.dumps({"conversation": conversation_id, "message_id": content.id}).encode(),
+                    context=json.dumps({"conversation": conversation_id, "message_id": message_id}).encode(),
                     created_at=self.now(),
                 )
             )
             author = Author(self.me, self.client.device_id, admin=self.me in live.admins(), hidden=False)
             events = await apply_content(tx, live.conversation, author, data, seq=None, now=self.now()) if store else []
-            stored = await tx.message(conversation_id, content.id)
+            stored = await tx.message(conversation_id, message_id)
         self.publish(events)
         await self.flush_outbox_quietly()
         if stored is None:
-            return Message(conversation_id, content.id, self.me, self.client.device_id, self.now(), self.now(), data)
-        return await self.client.store.message(conversation_id, content.id) or stored
+            return Message(conversation_id, message_id, self.me, self.client.device_id, self.now(), self.now(), data)
+        return await self.client.store.message(conversation_id, message_id) or stored
 
     def _stamp(self) -> dict[str, Any]:
         return {"id": new_message_id(), "sent_at": now_ms()}
@@ -767,15 +764,17 @@ class Engine:
 
         return await complete_link(self, offer, timeout)
 
-    async def add_own_device(self, claimed: ClaimedKeyPackage) -> int:
-        """Add one new device of ours to every conversation we are in; return how many."""
+    async def add_own_device(self, device_id: str) -> int:
+        """Add a new device of ours to every conversation we are in (a fresh KeyPackage each); return how many."""
         count = 0
-        key_packages = (claimed.key_package,)
         for conversation in await self.client.store.conversations():
             if conversation.status is ConversationStatus.LEFT:
                 continue
+            claimed = [c for c in await self.client.key_packages.claim(self.me) if c.identity.device_id == device_id]
+            if not claimed:
+                raise CredentialMismatch(f"our new device {device_id} has no KeyPackage to add")
             try:
-                if await self.commit(conversation.id, lambda live: _add_missing(live, key_packages)):
+                if await self.commit(conversation.id, _adding((claimed[0].key_package,))):
                     count += 1
             except ConversationClosed:
                 continue
@@ -822,6 +821,10 @@ class Engine:
 
     def bundle(self, key_package: bytes, init: Secret, encryption: Secret) -> KeyPackageBundle:
         return KeyPackageBundle(KeyPackage.decode(key_package), init, encryption)
+
+
+def _adding(key_packages: Sequence[KeyPackage]) -> Planner:
+    return lambda live: _add_missing(live, key_packages)
 
 
 def _add_missing(live: Live, key_packages: Sequence[KeyPackage]) -> CommitPlan:

@@ -33,6 +33,7 @@ __all__ = [
     "blocks",
     "challenges",
     "contacts",
+    "device_links",
     "devices",
     "groups",
     "invites",
@@ -205,3 +206,16 @@ attachments = Table(
     Column("created_at", Float, nullable=False),
     Column("expires_at", Float, nullable=False, index=True),
 )
+
+device_links = Table(
+    "device_links",
+    metadata,
+    Column("id_hash", LargeBinary, primary_key=True),
+    Column("owner_device", String(64), nullable=False),
+    Column("request", LargeBinary, nullable=True),
+    Column("ready", LargeBinary, nullable=True),
+    Column("answer", LargeBinary, nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False, index=True),
+)
+"""Mailboxes for linking a new device (`calpico.wire.links`); payloads are sealed by the clients."""
