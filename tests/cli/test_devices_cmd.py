@@ -40,7 +40,7 @@ def test_linking_a_second_device_with_a_one_time_code(cli: Cli) -> None:
             "device", "link", "--code", offer["code"], "--server", cli.server_url, "--key", "file",
             "--device-name", "laptop", "--profile", "laptop",
         )  # fmt: skip
-        assert linked["username"] == alice and linked["conversations"] == 1
+        assert linked["username"] == alice and linked["conversations"] == 1  # it waited for the Welcome
         done = existing.out.expect_json(lambda e: e.get("event") == "device_linked")
         assert done["device_id"] == linked["device_id"]
         assert existing.wait() == 0
@@ -61,6 +61,9 @@ def test_linking_a_second_device_with_a_one_time_code(cli: Cli) -> None:
 
 def test_a_wrong_code_is_one_line(cli: Cli) -> None:
     result = cli("device", "link", "--code", "not-a-code", "--server", cli.server_url, "--key", "file")
-    assert result.code != 0
-    assert result.error_line.startswith("calpico: ")
+    assert result.code == 2
+    *progress, error = result.err.strip().splitlines()
+    assert progress == ["Waiting for your other device to add this one…"]
+    assert error == "calpico: not a device-link code (expected username:link:secret)"
     assert not (cli.home / "default.json").exists()
+    assert not (cli.home / "default.db").exists()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -10,12 +11,17 @@ from rich.table import Table
 
 from calpico.client import Client
 from calpico.client.conversations import Conversations
+from calpico.client.events import ConversationAdded, InviteReceived, MessageRequestReceived
 
 from .common import Env, JsonOpt, ProfileOpt
 from .errors import UsageProblem
 from .profiles import DEFAULT_SERVER, KeyMethod, ProfileSettings
 
 __all__ = ["account_app", "link_this_device", "parse_suite"]
+
+# How long a newly linked device waits for the Welcomes its other device sends (seconds).
+_FIRST_WELCOME_WAIT = 10.0
+_NEXT_WELCOME_WAIT = 3.0
 
 account_app = typer.Typer(help="Create this device's account, sign in again, or show it.", no_args_is_help=True)
 
@@ -196,7 +202,12 @@ def show(ctx: typer.Context, profile: ProfileOpt = None, as_json: JsonOpt = Fals
 
 
 def link_this_device(env: Env, code: str, server: str, key: KeyMethod, key_file: Path | None, device_name: str) -> None:
-    """The NEW device's side of linking: take the code, wait to be added, remember the profile."""
+    """The NEW device's side of linking: take the code, wait to be added, remember the profile.
+
+    The other device registers this one, then adds it to each conversation;
+    the Welcomes arrive one by one, so this waits until none came for a
+    few seconds (`_FIRST_WELCOME_WAIT` for the first).
+    """
     settings = _settings(env, server, "", key, key_file)
     env.profile.ensure_home()
     source = env.profile.key_source(settings, creating=True)
@@ -207,12 +218,20 @@ def link_this_device(env: Env, code: str, server: str, key: KeyMethod, key_file:
             settings.server, env.profile.store_path, source, code.strip(), device_name=device_name
         )
         try:
-            chats = Conversations(client)
             final = ProfileSettings(settings.server, client.username, settings.key, settings.key_file)
             env.profile.save(final)
-            await client.sync()
+            chats = Conversations(client)
+            events = client.events()
+            await client.start()
+            env.out.note(f"Linked as {client.username}; receiving your conversations…")
+            wait = _FIRST_WELCOME_WAIT
+            with contextlib.suppress(TimeoutError):
+                while True:
+                    event = await events.next(timeout=wait)
+                    if isinstance(event, ConversationAdded | InviteReceived | MessageRequestReceived):
+                        wait = _NEXT_WELCOME_WAIT
             data = _summary(env, client, final)
-            data["conversations"] = len(await chats.all())
+            data["conversations"] = len(await chats.all(None))
             return data
         finally:
             await client.close()
