@@ -118,3 +118,11 @@ def test_profile_from_the_environment_and_home_option(cli: Cli, monkeypatch: pyt
     result = cli("--home", str(other), "account", "show")
     assert result.code == 2
     assert str(other) in result.error_line
+
+
+def test_root_options_apply_to_every_command(cli: Cli) -> None:
+    name = cli.create(profile="rooted")
+    result = cli.ok("--json", "--profile", "rooted", "rooms")
+    assert result.json() == {"conversations": [], "requests": 0}
+    # a command's own --profile wins over the root's
+    assert cli.ok("--profile", "missing", "account", "show", "--profile", "rooted", "--json").json()["username"] == name

@@ -113,3 +113,31 @@ def test_a_profile_in_use_by_a_chat_is_one_line(cli: Cli) -> None:
         assert chat.wait() == 0
     finally:
         chat.kill()
+
+
+def test_two_live_chats_see_typing_and_each_others_messages(cli: Cli) -> None:
+    alice, bob = cli.create(), cli.create()
+    cli.ok("dm", bob, "hi", "--profile", alice)
+    cli.ok("requests", "accept", alice, "--profile", bob)
+
+    bobs = Piped(cli, "chat", alice, "--profile", bob, "--json")
+    alices = OnTerminal(cli, "chat", bob, "--profile", alice)
+    try:
+        bobs.out.expect_json(lambda e: e.get("event") == "history")
+        alices.out.expect(f"{alice}>")
+        alices.type("wri")  # typing, not sent yet
+        typing = bobs.out.expect_json(lambda e: e.get("event") == "typing_changed")
+        assert typing["username"] == alice and typing["active"] is True
+        alices.type("tten live\r")
+        got = bobs.out.expect_json(lambda e: e.get("event") == "message" and e.get("text") == "written live")
+        assert got["sender"] == alice
+
+        bobs.send("answered live")
+        assert f"{bob}: answered live" in alices.out.expect("answered live")
+        alices.type("\x04")  # Ctrl-D ends the terminal chat
+        assert alices.wait() == 0
+        bobs.close_input()
+        assert bobs.wait() == 0
+    finally:
+        alices.kill()
+        bobs.kill()
