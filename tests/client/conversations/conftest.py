@@ -1,5 +1,9 @@
 """People with devices on the real server (loopback), for the conversation layer's end-to-end tests.
 
+The module's server is scanned after its tests: neither its database files
+(SQLite with its WAL) nor its log records may contain the marker that every
+plaintext sent in these tests carries (`MARKER`).
+
 `Device` is one started `Client` with `Conversations` attached and a record
 of every event it published; `Device.wait` waits (with a timeout, never a
 sleep) for an event that matches. `People.person()` makes a new account;
@@ -10,12 +14,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+import pytest
 import pytest_asyncio
 
 from calpico.client import Account, Client, Conversations, LinkOffer
@@ -145,6 +151,49 @@ class People:
     async def close(self) -> None:
         for device in self.devices:
             await device.close()
+
+
+MARKER = b"MARK-"
+"""Every plaintext the tests send carries this marker; the server must never hold or log it."""
+
+
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadServer]:
+    """The module's server; after its tests, its database files and logs must hold no plaintext marker."""
+    data = tmp_path_factory.mktemp("server") / "data"
+    records = _Records()
+    loggers = [logging.getLogger(name) for name in ("calpico.server", "uvicorn", "uvicorn.error", "sqlalchemy")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.addHandler(records)
+        lg.setLevel(logging.DEBUG)
+    srv = ThreadServer(data).start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.removeHandler(records)
+            lg.setLevel(level)
+    scan_for_plaintext(data, records.lines)
+
+
+def scan_for_plaintext(data: Path, log_lines: list[str]) -> None:
+    files = [p for p in data.rglob("*") if p.is_file()]
+    assert files and sum(p.stat().st_size for p in files) > 0, "the server stored nothing: the scan would prove nothing"
+    leaked = [p.name for p in files if MARKER in p.read_bytes()]
+    assert not leaked, f"plaintext markers in the server's files: {leaked}"
+    assert log_lines, "no server log lines were captured"
+    assert not [line for line in log_lines if MARKER.decode() in line], "plaintext markers in the server's logs"
 
 
 @pytest_asyncio.fixture

@@ -38,15 +38,15 @@ async def test_a_room_with_invite_accept_messages_and_moderation(people: People)
     bob = await people.person("bob")
     carol = await people.person("carol")
     await bob.chats.start_dm(alice.name)  # bob knows alice: her invites are accepted at once
-    room = await alice.chats.create_room("plans", [bob.name])
+    room = await alice.chats.create_room("plans MARK-name", [bob.name])
     joined = await bob.wait(ConversationAdded, lambda e: e.conversation.id == room.id)
-    assert joined.conversation.name == "plans" and joined.by == alice.name
+    assert joined.conversation.name == "plans MARK-name" and joined.by == alice.name
     await alice.wait(MemberJoined, lambda e: e.conversation_id == room.id and e.username == bob.name)
 
     # carol does not know alice: the invite is a request until she accepts it
     await alice.chats.invite(room.id, carol.name)
     invite = await carol.wait(InviteReceived, lambda e: e.conversation_id == room.id)
-    assert invite.inviter == alice.name and invite.room_name == "plans"
+    assert invite.inviter == alice.name and invite.room_name == "plans MARK-name"
     assert [c.id for c in await carol.chats.requests()] == [room.id]
     await bob.wait(MemberJoined, lambda e: e.conversation_id == room.id and e.username == carol.name)
     await carol.chats.accept(room.id)
@@ -88,11 +88,11 @@ async def test_a_room_with_invite_accept_messages_and_moderation(people: People)
     # only admins rename or remove; every client enforces it
     with pytest.raises(NotPermitted):
         await bob.chats.rename(room.id, "mine now")
-    await alice.chats.rename(room.id, "plans 2")
+    await alice.chats.rename(room.id, "plans 2 MARK-rename")
     for device in (bob, carol):
         renamed = await device.wait(RoomRenamed, lambda e: e.conversation_id == room.id)
-        assert renamed.name == "plans 2" and renamed.by == alice.name
-    assert (await carol.chats.get(room.id)).name == "plans 2"
+        assert renamed.name == "plans 2 MARK-rename" and renamed.by == alice.name
+    assert (await carol.chats.get(room.id)).name == "plans 2 MARK-rename"
     await alice.chats.remove(room.id, carol.name)
     removed = await bob.wait(MemberRemoved, lambda e: e.username == carol.name)
     assert removed.by == alice.name

@@ -32,8 +32,8 @@ from typing import TYPE_CHECKING, Any
 from calpico.wire.app import AppMessage, AssistantPolicy, Mention, ReceiptKind, decode_app_message
 
 from ..store import Contact, Conversation, ConversationStatus, KeySource, Message
-from .engine import Engine
 from .model import CommitRetryPolicy, LeavePolicy, LinkOffer, Participant, RoomSettings
+from .operations import Engine
 
 if TYPE_CHECKING:
     from ..client import Client

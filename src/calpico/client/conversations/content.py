@@ -6,7 +6,8 @@ conversation. The rules:
 
 - a message with content (text, attachment, poll, card, ... and `Unknown`
   types, kept whole and shown as unsupported) is stored under its id; a
-  second message with the same id is ignored;
+  later message reusing an id never replaces the stored one (the insert is
+  conditional, so no read is needed per message);
 - `Reaction`: one entry per (person, emoji), added or removed;
 - `Edit`: only the author's own messages; the text is replaced, ``edited_at`` set;
 - `Delete`: the author, or a room admin (moderation), deletes for everyone:
@@ -70,9 +71,14 @@ async def apply_content(
     *,
     seq: int | None,
     now: float,
+    content: AppMessage | None = None,
 ) -> list[Event]:
-    """Apply one application message's bytes; return the events to publish (none for a hidden author)."""
-    content = decode_app_message(data)
+    """Apply one application message's bytes; return the events to publish (none for a hidden author).
+
+    ``content`` is ``decode_app_message(data)`` when the caller decoded it already.
+    """
+    if content is None:
+        content = decode_app_message(data)
     events = await _apply(tx, conversation, author, content, data, seq, now)
     return [] if author.hidden else events
 
@@ -138,8 +144,6 @@ async def _apply(
     sent_ms = content.sent_at if content.sent_at is not None else int(now * 1000)
     if message_id is None:
         message_id = f"unknown-{seq}" if seq is not None else f"unknown-{int(now * 1e6)}"
-    if await tx.message(cid, message_id) is not None:
-        return []
     sent_at = sent_ms / 1000
     expires = min(sent_at, now) + conversation.disappearing_seconds if conversation.disappearing_seconds > 0 else None
     message = Message(
@@ -153,5 +157,5 @@ async def _apply(
         seq=seq,
         expires_at=expires,
     )
-    tx.put_message(message)
+    tx.add_message(message)  # a reused id never replaces the stored message
     return [MessageReceived(cid, message)]

@@ -57,16 +57,7 @@ from calpico.mls.proposals import ProposalType
 from calpico.mls.secret import Secret
 from calpico.wire.app import (
     AppMessage,
-    AssistantPolicy,
-    Attachment,
-    Delete,
-    Edit,
-    Mention,
-    Reaction,
-    Receipt,
-    ReceiptKind,
-    Text,
-    Typing,
+    RoomUpdate,
     decode_app_message,
     encode_app_message,
 )
@@ -77,11 +68,8 @@ from calpico.wire.groups import SendResult
 from ..errors import (
     CalpicoError,
     ConversationClosed,
-    CredentialMismatch,
     EpochConflict,
-    NoKeyPackages,
     NoSuchConversation,
-    NoSuchMessage,
     NotPermitted,
     Offline,
     ServerError,
@@ -95,9 +83,10 @@ from ..events import (
     InviteReceived,
     MemberJoined,
     MessageRequestReceived,
+    RoomRenamed,
+    RoomUpdated,
 )
 from ..ids import new_client_id, new_message_id, now_ms
-from ..keypackages import ClaimedKeyPackage, device_capabilities
 from ..store import (
     Contact,
     ContactState,
@@ -110,15 +99,15 @@ from ..store import (
 )
 from .content import Author, apply_content
 from .directory import Directory
-from .model import CommitRetryPolicy, LeavePolicy, LinkOffer, Participant, RoomSettings
-from .settings import RoomPolicy, group_extensions, username_of, with_settings
+from .model import CommitRetryPolicy, LeavePolicy
+from .settings import RoomPolicy, username_of
 from .state import ConversationExtra, GroupCache, Live, conversation_id_for, group_config
 from .transitions import Snapshot, commit_events, snapshot
 
 if TYPE_CHECKING:
     from ..client import Client
 
-__all__ = ["Engine"]
+__all__ = ["CommitPlan", "EngineCore", "Planner"]
 
 log = logging.getLogger("calpico.client.conversations")
 
@@ -145,8 +134,8 @@ class CommitPlan:
 Planner = Callable[[Live], CommitPlan]
 
 
-class Engine:
-    """The `ConversationHandler` of a client, and the work behind `Conversations`."""
+class EngineCore:
+    """The `ConversationHandler` of a client: deliveries, sends, commits (the operations: `operations.Engine`)."""
 
     def __init__(
         self, client: Client, *, cipher_suite: int | None, commit_retry: CommitRetryPolicy, leave_policy: LeavePolicy
@@ -280,12 +269,55 @@ class Engine:
             hidden=identity in await self.blocked(tx) or live.conversation.status is ConversationStatus.LEFT,
         )
         now = self.now()
-        events = await apply_content(tx, live.conversation, author, processed.data, seq=message.seq, now=now)
+        content = decode_app_message(processed.data)
+        events: list[Event] = []
+        if isinstance(content, RoomUpdate):
+            events += self._on_room_update(live, author, content)
+        else:
+            events += await apply_content(
+                tx, live.conversation, author, processed.data, seq=message.seq, now=now, content=content
+            )
         if live.conversation.updated_at < now - 1:
             live.set_conversation(replace(live.conversation, updated_at=now))
-        if live.conversation.status is ConversationStatus.REQUEST and events:
-            return events
+        if live.extra.intro_pending:
+            events = self._introduce(live) + events
         return events
+
+    def _on_room_update(self, live: Live, author: Author, update: RoomUpdate) -> list[Event]:
+        """A room's name or topic (encrypted content; the policy parts live in the extension)."""
+        intro = live.extra.intro_pending
+        if not (author.admin or intro) or live.conversation.kind is not ConversationKind.ROOM:
+            return []
+        conversation = live.conversation
+        name = update.name if update.name is not None else conversation.name
+        topic = update.topic if update.topic is not None else conversation.topic
+        if (name, topic) == (conversation.name, conversation.topic):
+            return []
+        live.set_conversation(replace(conversation, name=name, topic=topic))
+        if intro or author.hidden:
+            return []
+        events: list[Event] = []
+        if name != conversation.name:
+            events.append(RoomRenamed(live.id, name, author.username))
+        if topic != conversation.topic:
+            settings = live.settings
+            admins = tuple(sorted(settings.admins))
+            events.append(RoomUpdated(live.id, author.username, topic, admins, settings.assistant_policy.value))
+        return events
+
+    def _introduce(self, live: Live) -> list[Event]:
+        """The first message of a room we joined: show the room now (as accepted or as a request)."""
+        live.set_conversation(replace(live.conversation, extra=replace(live.extra, intro_pending=False).encode()))
+        return self._arrival(live.conversation)
+
+    def _arrival(self, conversation: Conversation) -> list[Event]:
+        inviter = ConversationExtra.decode(conversation.extra).inviter
+        if conversation.status is ConversationStatus.ACCEPTED:
+            return [ConversationAdded(conversation, inviter)]
+        assert inviter is not None
+        if conversation.kind is ConversationKind.DM:
+            return [MessageRequestReceived(conversation.id, inviter)]
+        return [InviteReceived(conversation.id, inviter, conversation.name)]
 
     def _on_proposal(self, tx: Transaction, live: Live, processed: ProposalReceived) -> list[Event]:
         from .leaving import note_departure
@@ -333,21 +365,9 @@ class Engine:
             self.groups.drop(tx, live.conversation.group_id)
             return [ConversationLeft(live.id, by)]
         events = commit_events(live, before, committer, left)
-        settings = live.settings
-        if settings.name != live.conversation.name or settings.disappearing_seconds != (
-            live.conversation.disappearing_seconds
-        ):
-            live.set_conversation(
-                replace(
-                    live.conversation,
-                    name=settings.name,
-                    topic=settings.topic,
-                    disappearing_seconds=settings.disappearing_seconds,
-                    updated_at=self.now(),
-                )
-            )
-        elif settings.topic != live.conversation.topic:
-            live.set_conversation(replace(live.conversation, topic=settings.topic))
+        seconds = live.settings.disappearing_seconds
+        if seconds != live.conversation.disappearing_seconds:
+            live.set_conversation(replace(live.conversation, disappearing_seconds=seconds, updated_at=self.now()))
         await after_commit(self, tx, live)
         events += await self._key_warnings(tx, events)
         return events
@@ -490,7 +510,7 @@ class Engine:
         )
         return client_id
 
-    # --- reading ----------------------------------------------------------------------------------
+    # --- shared by the operations ----------------------------------------------------------------
 
     async def conversation(self, conversation_id: str) -> Conversation:
         conversation = await self.client.store.conversation(conversation_id)
@@ -501,178 +521,6 @@ class Engine:
     async def _read(self, conversation_id: str) -> Live:
         async with self.transaction() as tx:
             return await self.live(tx, conversation_id)
-
-    async def settings(self, conversation_id: str) -> RoomSettings:
-        return (await self._read(conversation_id)).settings
-
-    async def members(self, conversation_id: str) -> list[Participant]:
-        live = await self._read(conversation_id)
-        admins = live.admins()
-        devices: dict[str, list[str]] = {}
-        for member in live.group.members():
-            identity = (member.credential.identity or b"").decode("ascii", "replace")
-            name, _, device = identity.partition(":")
-            devices.setdefault(name, []).append(device)
-        return [Participant(n, tuple(sorted(d)), n in admins) for n, d in sorted(devices.items())]
-
-    async def messages(self, conversation_id: str, *, limit: int, before: str | None) -> list[Message]:
-        await self.conversation(conversation_id)
-        blocked = await self.blocked()
-        found = await self.client.store.messages(conversation_id, limit=limit, before=before)
-        return [m for m in found if m.sender_user not in blocked]
-
-    async def message(self, conversation_id: str, message_id: str) -> Message:
-        message = await self.client.store.message(conversation_id, message_id)
-        if message is None:
-            raise NoSuchMessage(f"no message {message_id} in {conversation_id}")
-        return message
-
-    # --- creating conversations ---------------------------------------------------------------------
-
-    async def claim_all(self, usernames: Sequence[str], *, own_devices: bool) -> list[ClaimedKeyPackage]:
-        """Checked KeyPackages of every device of these people (and of our other devices)."""
-        claimed: list[ClaimedKeyPackage] = []
-        for username in dict.fromkeys(usernames):
-            if username == self.me:
-                continue
-            claimed += await self.client.key_packages.claim(username)
-        if own_devices:
-            with contextlib.suppress(NoKeyPackages):
-                claimed += [
-                    c
-                    for c in await self.client.key_packages.claim(self.me)
-                    if c.identity.device_id != self.client.device_id
-                ]
-        return claimed
-
-    async def create(self, settings: RoomSettings, members: Sequence[str]) -> Conversation:
-        claimed = await self.claim_all(members, own_devices=True)
-        for username in dict.fromkeys(members):
-            if username != self.me:
-                await self.client.contacts.accept(username)
-        identity = self.client.account.identity
-        suite = self.cipher_suite or identity.cipher_suite
-        policy = RoomPolicy()
-        group = Group.create(
-            suite,
-            self.client.account.device_identity.credential(),
-            identity.signature_private_key,
-            extensions=group_extensions(settings),
-            capabilities=device_capabilities(suite),
-            config=group_config(policy),
-        )
-        await self.client.transport.create_group(group.group_id, suite)
-        now = self.now()
-        peer = next((m for m in members if m != self.me), None) if settings.kind == "dm" else None
-        conversation = Conversation(
-            id=conversation_id_for(group.group_id),
-            kind=ConversationKind.DM if settings.kind == "dm" else ConversationKind.ROOM,
-            group_id=group.group_id,
-            name=settings.name,
-            topic=settings.topic,
-            peer=peer,
-            disappearing_seconds=settings.disappearing_seconds,
-            created_at=now,
-            updated_at=now,
-            extra=ConversationExtra(inviter=self.me).encode(),
-        )
-        async with self.transaction() as tx:
-            tx.put_conversation(conversation)
-            self.groups.put(tx, Live(conversation, group, policy))
-        self.publish([ConversationAdded(conversation, self.me)])
-        key_packages = tuple(c.key_package for c in claimed)
-        if key_packages:
-            await self.commit(conversation.id, lambda live: _add_missing(live, key_packages))
-        return await self.conversation(conversation.id)
-
-    async def start_dm(self, username: str) -> Conversation:
-        if username == self.me:
-            raise NotPermitted("a DM is with someone else")
-        for conversation in await self.client.store.conversations():
-            if (
-                conversation.kind is ConversationKind.DM
-                and conversation.peer == username
-                and conversation.status is not ConversationStatus.LEFT
-            ):
-                return conversation
-        settings = RoomSettings(kind="dm", admins=(self.me, username))
-        return await self.create(settings, [username])
-
-    async def create_room(
-        self, name: str, members: list[str], *, topic: str, admins: list[str], assistant_policy: AssistantPolicy
-    ) -> Conversation:
-        settings = RoomSettings(
-            kind="room", name=name, topic=topic, admins=(self.me, *admins), assistant_policy=assistant_policy
-        )
-        return await self.create(settings, members)
-
-    async def invite(self, conversation_id: str, username: str) -> None:
-        await self._require_admin(conversation_id)
-        claimed = await self.claim_all([username], own_devices=False)
-        await self.client.contacts.accept(username)
-        key_packages = tuple(c.key_package for c in claimed)
-        await self.commit(conversation_id, lambda live: _add_missing(live, key_packages))
-
-    async def remove(self, conversation_id: str, username: str) -> None:
-        await self._require_admin(conversation_id)
-
-        def plan(live: Live) -> CommitPlan:
-            return CommitPlan(remove=tuple(live.people().get(username, ())))
-
-        await self.commit(conversation_id, plan)
-
-    async def _require_admin(self, conversation_id: str) -> None:
-        live = await self._read(conversation_id)
-        if self.me not in live.admins():
-            raise NotPermitted(f"only admins of this room may do that ({', '.join(sorted(live.admins()))})")
-
-    async def update_settings(self, conversation_id: str, **changes: Any) -> None:
-        await self._require_admin(conversation_id)
-
-        def plan(live: Live) -> CommitPlan:
-            new = replace(live.settings, **changes)
-            if new == live.settings:
-                return CommitPlan()
-            return CommitPlan(extensions=with_settings(live.group.extensions, new))
-
-        await self.commit(conversation_id, plan)
-
-    async def leave(self, conversation_id: str) -> None:
-        from .leaving import leave
-
-        await leave(self, conversation_id)
-
-    # --- requests and contacts ----------------------------------------------------------------------
-
-    async def accept(self, conversation_id: str) -> Conversation:
-        conversation = await self.conversation(conversation_id)
-        inviter = ConversationExtra.decode(conversation.extra).inviter
-        if inviter and inviter != self.me:
-            await self.client.contacts.accept(inviter)
-        async with self.transaction() as tx:
-            live = await self.live(tx, conversation_id)
-            updated = replace(live.conversation, status=ConversationStatus.ACCEPTED, updated_at=self.now())
-            live.set_conversation(updated)
-        return updated
-
-    async def decline(self, conversation_id: str, *, block: bool) -> None:
-        conversation = await self.conversation(conversation_id)
-        inviter = ConversationExtra.decode(conversation.extra).inviter
-        await self.leave(conversation_id)
-        if block and inviter and inviter != self.me:
-            await self.block(inviter)
-
-    async def block(self, username: str) -> Contact:
-        contact = await self.client.contacts.block(username)
-        (await self.blocked()).add(username)
-        return contact
-
-    async def unblock(self, username: str) -> Contact:
-        contact = await self.client.contacts.unblock(username)
-        (await self.blocked()).discard(username)
-        return contact
-
-    # --- messages -------------------------------------------------------------------------------------
 
     async def send(self, conversation_id: str, content: AppMessage, *, store: bool = True) -> Message:
         data = encode_app_message(content)
@@ -706,80 +554,6 @@ class Engine:
     def _stamp(self) -> dict[str, Any]:
         return {"id": new_message_id(), "sent_at": now_ms()}
 
-    async def send_text(
-        self, conversation_id: str, body: str, *, reply_to: str | None, mentions: tuple[Mention, ...]
-    ) -> Message:
-        return await self.send(conversation_id, Text(body=body, reply_to=reply_to, mentions=mentions, **self._stamp()))
-
-    async def react(self, conversation_id: str, message_id: str, emoji: str, *, remove: bool) -> None:
-        await self.message(conversation_id, message_id)
-        await self.send(conversation_id, Reaction(target=message_id, emoji=emoji, remove=remove, **self._stamp()))
-
-    async def edit(self, conversation_id: str, message_id: str, body: str) -> Message:
-        target = await self.message(conversation_id, message_id)
-        if target.sender_user != self.me:
-            raise NotPermitted("only the author may edit a message")
-        if not isinstance(decode_app_message(target.content), Text):
-            raise NotPermitted("only text messages can be edited")
-        await self.send(conversation_id, Edit(target=message_id, body=body, **self._stamp()))
-        return await self.message(conversation_id, message_id)
-
-    async def delete(self, conversation_id: str, message_id: str) -> None:
-        target = await self.message(conversation_id, message_id)
-        if target.sender_user != self.me:
-            live = await self._read(conversation_id)
-            if self.me not in live.admins() or live.settings.kind == "dm":
-                raise NotPermitted("only the author or a room admin may delete a message for everyone")
-        await self.send(conversation_id, Delete(target=message_id, **self._stamp()))
-
-    async def receipt(self, conversation_id: str, kind: ReceiptKind, message_ids: tuple[str, ...]) -> None:
-        if message_ids:
-            await self.send(conversation_id, Receipt(kind=kind, targets=message_ids, **self._stamp()))
-
-    async def typing(self, conversation_id: str, active: bool) -> None:
-        await self.send(conversation_id, Typing(active=active, **self._stamp()), store=False)
-
-    async def send_attachment(
-        self, conversation_id: str, data: bytes, *, name: str, media_type: str, caption: str | None
-    ) -> Message:
-        await self._read(conversation_id)
-        shared = await self.client.upload_attachment(data, name=name, media_type=media_type, caption=caption)
-        return await self.send(conversation_id, shared)
-
-    async def download(self, conversation_id: str, message_id: str) -> bytes:
-        content = decode_app_message((await self.message(conversation_id, message_id)).content)
-        if not isinstance(content, Attachment):
-            raise NoSuchMessage(f"message {message_id} is not an attachment")
-        return await self.client.download_attachment(content)
-
-    # --- devices -------------------------------------------------------------------------------------
-
-    async def offer_link(self, ttl: float) -> LinkOffer:
-        from .linking import offer_link
-
-        return await offer_link(self, ttl)
-
-    async def complete_link(self, offer: LinkOffer, timeout: float) -> str:
-        from .linking import complete_link
-
-        return await complete_link(self, offer, timeout)
-
-    async def add_own_device(self, device_id: str) -> int:
-        """Add a new device of ours to every conversation we are in (a fresh KeyPackage each); return how many."""
-        count = 0
-        for conversation in await self.client.store.conversations():
-            if conversation.status is ConversationStatus.LEFT:
-                continue
-            claimed = [c for c in await self.client.key_packages.claim(self.me) if c.identity.device_id == device_id]
-            if not claimed:
-                raise CredentialMismatch(f"our new device {device_id} has no KeyPackage to add")
-            try:
-                if await self.commit(conversation.id, _adding((claimed[0].key_package,))):
-                    count += 1
-            except ConversationClosed:
-                continue
-        return count
-
     # --- welcome (see joining.py) -----------------------------------------------------------------------
 
     async def conversation_for_welcome(
@@ -810,24 +584,11 @@ class Engine:
             updated_at=now,
             extra=ConversationExtra(inviter=inviter).encode(),
         )
+        if kind is ConversationKind.ROOM:
+            conversation = replace(conversation, extra=ConversationExtra(inviter, intro_pending=True).encode())
         tx.put_conversation(conversation)
         self.groups.put(tx, Live(conversation, group, policy))
-        if status is ConversationStatus.ACCEPTED:
-            return [ConversationAdded(conversation, inviter)]
-        assert inviter is not None
-        if kind is ConversationKind.DM:
-            return [MessageRequestReceived(conversation.id, inviter)]
-        return [InviteReceived(conversation.id, inviter, settings.name)]
+        return [] if kind is ConversationKind.ROOM else self._arrival(conversation)
 
     def bundle(self, key_package: bytes, init: Secret, encryption: Secret) -> KeyPackageBundle:
         return KeyPackageBundle(KeyPackage.decode(key_package), init, encryption)
-
-
-def _adding(key_packages: Sequence[KeyPackage]) -> Planner:
-    return lambda live: _add_missing(live, key_packages)
-
-
-def _add_missing(live: Live, key_packages: Sequence[KeyPackage]) -> CommitPlan:
-    present = {m.credential.identity for m in live.group.members()}
-    missing = tuple(kp for kp in key_packages if kp.leaf_node.credential.identity not in present)
-    return CommitPlan(add=missing)

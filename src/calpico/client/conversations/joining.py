@@ -27,7 +27,7 @@ from .settings import RoomPolicy
 from .state import group_config
 
 if TYPE_CHECKING:
-    from .engine import Engine
+    from .engine import EngineCore as Engine
 
 __all__ = ["join_from_welcome"]
 

@@ -33,7 +33,7 @@ from .settings import username_of
 from .state import Live
 
 if TYPE_CHECKING:
-    from .engine import CommitPlan, Engine
+    from .engine import EngineCore as Engine
 
 __all__ = ["after_commit", "leave", "note_departure", "propose_leave_again"]
 

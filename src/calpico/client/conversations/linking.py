@@ -45,7 +45,7 @@ from .model import LinkOffer
 
 if TYPE_CHECKING:
     from ..client import Client
-    from .engine import Engine
+    from .operations import Engine
 
 __all__ = ["complete_link", "link_new_device", "offer_link", "parse_code"]
 

@@ -21,10 +21,12 @@ class Participant:
 
 @dataclass(frozen=True, slots=True)
 class RoomSettings:
-    """What the Calpico GroupContext extension of a conversation says (every member enforces it).
+    """A conversation's settings (every member enforces them).
 
-    ``kind`` is ``"dm"`` or ``"room"``; ``admins`` are usernames (in a DM,
-    both people). ``disappearing_seconds`` 0 means messages never expire.
+    ``kind``, ``admins`` (usernames; in a DM both people), the assistant
+    policy and ``disappearing_seconds`` (0: never) live in the group's
+    Calpico GroupContext extension; ``name`` and ``topic`` are content and
+    travel encrypted in `RoomUpdate` messages from admins (see `settings`).
     """
 
     kind: str

@@ -4,8 +4,15 @@ Every conversation's GroupContext carries one private-use extension,
 `CALPICO_SETTINGS` (0xF0CA, RFC 9420 §17.3 "private use"), whose payload is
 a small versioned JSON object::
 
-    {"v":1,"kind":"room","name":"plans","topic":"","admins":["alice"],
-     "assistant_policy":"mention","disappearing":0}
+    {"v":1,"kind":"room","admins":["alice"],"assistant_policy":"mention","disappearing":0}
+
+The room's *name and topic are not in it*: GroupContextExtensions travel in
+PublicMessage commits, which the server reads (it follows the roster), so
+anything in the extension is visible to the server. Names and topics are
+content; they travel in encrypted `RoomUpdate` application messages
+(`content`), accepted from admins. The extension holds the policy: the kind,
+the admins (usernames, which the server knows anyway), the assistant policy
+and the disappearing timer (a number the server can see change).
 
 The type is listed in the group's ``required_capabilities`` (§11.1), so only
 devices whose leaves list it can join, and every member processes changes
@@ -22,7 +29,7 @@ commit breaking the rules is refused by all honest members. The rules:
   is a self-remove); anyone removes a person who announced leaving
   (``departed``: their self-remove proposal was seen but lost to a
   concurrent commit, so someone else removes them by value);
-- GroupContextExtensions (rename, topic, admins, assistant policy, timer):
+- GroupContextExtensions (admins, assistant policy, timer):
   admins only, and the Calpico extension must stay present and valid;
 - Update: anyone, for their own leaf; PSK, ReInit, ExternalInit: refused.
 
@@ -73,8 +80,6 @@ def encode_settings(settings: RoomSettings) -> bytes:
     obj = {
         "v": 1,
         "kind": settings.kind,
-        "name": settings.name,
-        "topic": settings.topic,
         "admins": sorted(set(settings.admins)),
         "assistant_policy": settings.assistant_policy.value,
         "disappearing": settings.disappearing_seconds,
@@ -94,13 +99,8 @@ def decode_settings(data: bytes) -> RoomSettings:
             raise ValueError("admins")
         if type(disappearing) is not int or not 0 <= disappearing <= 366 * 86_400:
             raise ValueError("disappearing")
-        name, topic = obj.get("name", ""), obj.get("topic", "")
-        if not isinstance(name, str) or not isinstance(topic, str) or len(name) > 256 or len(topic) > 4096:
-            raise ValueError("name/topic")
         return RoomSettings(
             kind=obj["kind"],
-            name=name,
-            topic=topic,
             admins=tuple(admins),
             assistant_policy=AssistantPolicy(obj.get("assistant_policy", "mention")),
             disappearing_seconds=disappearing,

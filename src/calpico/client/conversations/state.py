@@ -45,16 +45,18 @@ class ConversationExtra:
 
     inviter: str | None = None
     departed: tuple[str, ...] = ()
+    intro_pending: bool = False  # joined a room: shown once its name arrives (a RoomUpdate) or any message
 
     def encode(self) -> bytes:
-        return json.dumps({"inviter": self.inviter, "departed": list(self.departed)}).encode()
+        obj = {"inviter": self.inviter, "departed": list(self.departed), "intro": self.intro_pending}
+        return json.dumps(obj).encode()
 
     @classmethod
     def decode(cls, data: bytes) -> ConversationExtra:
         if not data:
             return cls()
         obj = json.loads(data)
-        return cls(obj.get("inviter"), tuple(obj.get("departed", ())))
+        return cls(obj.get("inviter"), tuple(obj.get("departed", ())), bool(obj.get("intro", False)))
 
 
 @dataclass(eq=False)
@@ -185,7 +187,7 @@ class GroupCache:
             if live.conversation_dirty:
                 live.conversation = replace(
                     live.conversation,
-                    extra=ConversationExtra(live.extra.inviter, tuple(sorted(live.policy.departed))).encode(),
+                    extra=replace(live.extra, departed=tuple(sorted(live.policy.departed))).encode(),
                 )
                 tx.put_conversation(live.conversation)
             live.epoch_dirty = live.message_dirty = live.conversation_dirty = False

@@ -7,14 +7,15 @@ device; the client also re-checks that person's keys, which warns with
 `ContactKeysChanged`). Someone whose last device is removed "left" if they
 proposed it themselves (or announced leaving), and was "removed" by the
 committer otherwise. Changes to the settings extension become
-`RoomRenamed`, `DisappearingTimerChanged` and `RoomUpdated`.
+`DisappearingTimerChanged` and `RoomUpdated` (names and topics change by
+`RoomUpdate` messages instead: `content`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..events import DisappearingTimerChanged, Event, MemberJoined, MemberLeft, MemberRemoved, RoomRenamed, RoomUpdated
+from ..events import DisappearingTimerChanged, Event, MemberJoined, MemberLeft, MemberRemoved, RoomUpdated
 from .model import RoomSettings
 from .settings import username_of
 from .state import Live
@@ -55,12 +56,11 @@ def commit_events(live: Live, before: Snapshot, committer: str, left: set[str]) 
             else:
                 events.append(MemberRemoved(cid, name, committer))
     old, new = before.settings, after.settings
-    if new.name != old.name:
-        events.append(RoomRenamed(cid, new.name, committer))
     if new.disappearing_seconds != old.disappearing_seconds:
         events.append(DisappearingTimerChanged(cid, new.disappearing_seconds, committer))
-    if (new.topic, set(new.admins), new.assistant_policy) != (old.topic, set(old.admins), old.assistant_policy):
-        events.append(RoomUpdated(cid, committer, new.topic, tuple(sorted(new.admins)), new.assistant_policy.value))
+    if (set(new.admins), new.assistant_policy) != (set(old.admins), old.assistant_policy):
+        topic = live.conversation.topic
+        events.append(RoomUpdated(cid, committer, topic, tuple(sorted(new.admins)), new.assistant_policy.value))
     return events
 
 

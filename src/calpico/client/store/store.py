@@ -453,6 +453,16 @@ class Transaction(Reads):
             (m.conversation_id, m.message_id, m.sender_user, m.seq, m.received_at, m.expires_at, sealed),
         )
 
+    def add_message(self, message: Message) -> None:
+        """Insert a new message; if one with this id is there already, keep that one (no read needed)."""
+        m = message
+        sealed = self._seal("messages", (m.conversation_id, m.message_id), m)
+        self._write(
+            "INSERT INTO messages (conversation_id, message_id, sender_user, seq, received_at, expires_at, sealed)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (conversation_id, message_id) DO NOTHING",
+            (m.conversation_id, m.message_id, m.sender_user, m.seq, m.received_at, m.expires_at, sealed),
+        )
+
     def delete_message(self, conversation_id: str, message_id: str) -> None:
         self._write("DELETE FROM messages WHERE conversation_id = ? AND message_id = ?", (conversation_id, message_id))
 
