@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from .conftest import Cli
@@ -123,3 +124,30 @@ def test_conversation_names_and_errors(cli: Cli) -> None:
     dm = next(c for c in by_id if c["kind"] == "dm")
     assert cli.json("send", dm["id"][:8], "by id", "--profile", alice)["text"] == "by id"
     assert cli.json("send", f"@{bob}", "by name", "--profile", alice)["text"] == "by name"
+
+
+def test_offline_history_and_queued_sends_go_out_later(cli: Cli, tmp_path: Path) -> None:
+    from ..client.server import ThreadServer
+
+    own = ThreadServer(tmp_path / "own-server").start()
+    try:
+        cli.server_url = own.url
+        alice, bob = cli.create(), cli.create()
+        cli.ok("dm", bob, "while online", "--profile", alice)
+        own.stop()
+
+        result = cli.ok("history", bob, "--profile", alice)  # offline: what this device has
+        assert "while online" in result.out
+        assert "offline" in result.err
+        queued = cli.json("send", bob, "written offline", "--profile", alice)
+        assert queued["seq"] is None  # waiting in the outbox
+        assert "Queued" in cli.ok("send", bob, "and another", "--profile", alice).out
+        refused = cli("room", "create", "needs-the-server", "--profile", alice)
+        assert refused.code == 4 and refused.error_line.startswith("calpico: ")
+
+        own.start()
+        cli.ok("rooms", "--profile", alice)  # any command with the server back sends what waited
+        got = eventually(lambda: texts(cli, bob, alice)[-2:] == ["written offline", "and another"], "the queue")
+        assert got
+    finally:
+        own.stop()

@@ -239,7 +239,7 @@ def chat(
     interactive = sys.stdin.isatty() and sys.stdout.isatty() and not plain and not env.out.as_json
 
     async def main() -> None:
-        async with env.session() as s:
+        async with env.session(offline_ok=True) as s:  # the live connection keeps trying by itself
             c = await resolve_conversation(s.chats, conversation, me=s.client.username)
             events = s.client.events()
             await s.client.start()

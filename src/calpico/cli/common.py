@@ -26,9 +26,10 @@ import typer
 
 from calpico.client import Client, KeySource
 from calpico.client.conversations import Conversations
+from calpico.client.errors import TransportError
 from calpico.client.store import Conversation, ConversationKind, ConversationStatus
 
-from .errors import UsageProblem
+from .errors import UsageProblem, reason
 from .output import Output
 from .profiles import Profile, ProfileSettings, calpico_home, profile_name
 
@@ -60,6 +61,7 @@ class Session:
     client: Client
     chats: Conversations
     settings: ProfileSettings
+    offline: bool = False
 
 
 @dataclass(slots=True)
@@ -86,15 +88,27 @@ class Env:
         return self.profile.key_source(settings)
 
     @asynccontextmanager
-    async def session(self, *, catch_up: bool = True, key: KeySource | None = None) -> AsyncIterator[Session]:
-        """Open this profile's device; catch up first (unless told not to); flush the outbox at the end."""
+    async def session(
+        self, *, catch_up: bool = True, offline_ok: bool = False, key: KeySource | None = None
+    ) -> AsyncIterator[Session]:
+        """Open this profile's device; catch up first (unless told not to); flush the outbox at the end.
+
+        With ``offline_ok`` an unreachable server is only a note: the command
+        works with what this device has (sends wait in the outbox).
+        """
         settings = self.profile.load()
         client = await Client.open(self.profile.store_path, key or self.key(settings))
         try:
-            chats = Conversations(client)
+            session = Session(client, Conversations(client), settings)
             if catch_up:
-                await client.sync()
-            yield Session(client, chats, settings)
+                try:
+                    await client.sync()
+                except TransportError as exc:
+                    if not offline_ok:
+                        raise
+                    session.offline = True
+                    self.out.note(f"[yellow]offline[/] ({reason(exc)}): showing what this device has")
+            yield session
             await client.flush_outbox()
         finally:
             await client.close()

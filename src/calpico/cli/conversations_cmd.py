@@ -84,7 +84,7 @@ def dm(
     env = Env.of(ctx, profile, as_json)
 
     async def main() -> tuple[dict[str, Any], list[Message], str]:
-        async with env.session() as s:
+        async with env.session(offline_ok=True) as s:
             c = await s.chats.start_dm(user)
             data: dict[str, Any] = {"conversation": conversation_json(c), "message": None}
             if text is not None:
@@ -118,7 +118,7 @@ def rooms(
     env = Env.of(ctx, profile, as_json)
 
     async def main() -> tuple[list[dict[str, Any]], int]:
-        async with env.session() as s:
+        async with env.session(offline_ok=True) as s:
             found = await s.chats.all(None if all_ else ConversationStatus.ACCEPTED)
             rows = [await _conversation_data(s, c) for c in found]
             return rows, len(await s.chats.requests())
@@ -341,7 +341,7 @@ def send(
     env = Env.of(ctx, profile, as_json)
 
     async def main() -> tuple[dict[str, Any], str]:
-        async with env.session() as s:
+        async with env.session(offline_ok=True) as s:
             c = await resolve_conversation(s.chats, conversation, me=s.client.username)
             return await _send(s, c, text, reply_to), label(c, s.client.username)
 
@@ -363,7 +363,7 @@ def history(
     env = Env.of(ctx, profile, as_json)
 
     async def main() -> tuple[list[Message], str, str]:
-        async with env.session() as s:
+        async with env.session(offline_ok=True) as s:
             c = await resolve_conversation(s.chats, conversation, me=s.client.username)
             return await s.chats.messages(c.id, limit=limit), label(c, s.client.username), s.client.username
 

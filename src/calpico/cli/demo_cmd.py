@@ -386,7 +386,9 @@ def _row_text(r: StoredRow) -> Text:
 
 def demo(
     ctx: typer.Context,
-    pace: Annotated[float, typer.Option(help="seconds to pause between steps", min=0)] = 1.5,
+    pace: Annotated[
+        float | None, typer.Option(help="seconds to pause between steps [default: 1.5 on a terminal, else 0.2]", min=0)
+    ] = None,
     fast: Annotated[bool, typer.Option("--fast", help="no pauses (the same as --pace 0)")] = False,
     keep: Annotated[bool, typer.Option("--keep", help="keep the server's and devices' files, and say where")] = False,
     as_json: JsonOpt = False,
@@ -396,8 +398,10 @@ def demo(
     Example: calpico demo --fast
     """
     env = Env.of(ctx, None, as_json)
-    if fast or not sys.stdout.isatty():
-        pace = 0.0 if fast else min(pace, 0.2)
+    if fast:
+        pace = 0.0
+    elif pace is None:
+        pace = 1.5 if sys.stdout.isatty() else 0.2
     folder = Path(tempfile.mkdtemp(prefix="calpico-demo-"))
     try:
         with EmbeddedServer(folder / "server") as server:
