@@ -5,8 +5,8 @@ open, devices, linking), `transport` (the server's HTTP API), `push` (the
 WebSocket), `store` (the encrypted local database), `sync` (delivery:
 exactly-once apply, acks, outbox), `keypackages`, `contacts`,
 `verification` (safety numbers), `identity` (credential format),
-`attachments`, `events`, `conversations` (the conversation layer's
-interface), `errors` (the error tree). See docs/client.md.
+`attachments`, `events`, `conversations` (the conversation layer:
+`Conversations`), `errors` (the error tree). See docs/client.md.
 """
 
 from __future__ import annotations

@@ -14,9 +14,9 @@ A second device of the same person starts with `Account.prepare_device`: its
 own store and key, status ``pending_link``, no device id yet. An existing
 device registers the new key (`Account.add_device`, the server's device-add)
 and hands the new device its id; `Account.activate` then logs in and
-publishes KeyPackages. (The one-time code that carries key and id between the
-two comes with the conversation layer; the store's `DeviceLink` records are
-for it.)
+publishes KeyPackages. The one-time code that carries key and id between the
+two is `calpico.client.conversations.linking` (which keeps `DeviceLink`
+records), and the existing device then adds the new one to every conversation.
 """
 
 from __future__ import annotations
