@@ -36,22 +36,23 @@ app = typer.Typer(
 )
 console = Console()
 
-app.add_typer(server_app, name="server")
+# In `calpico --help` order: the demo first, then a person's day, then administration.
+app.command()(demo_cmd.demo)
 app.add_typer(account_cmd.account_app, name="account")
-app.add_typer(conversations_cmd.room_app, name="room")
-app.add_typer(contacts_cmd.requests_app, name="requests")
-app.add_typer(devices_cmd.device_app, name="device")
 app.command()(conversations_cmd.dm)
 app.command()(conversations_cmd.rooms)
+app.add_typer(conversations_cmd.room_app, name="room")
 app.command()(conversations_cmd.send)
 app.command()(conversations_cmd.history)
 app.command()(chat_cmd.chat)
 app.command()(listen_cmd.listen)
+app.add_typer(contacts_cmd.requests_app, name="requests")
 app.command()(contacts_cmd.block)
 app.command()(contacts_cmd.unblock)
 app.command()(contacts_cmd.verify)
 app.command()(devices_cmd.devices)
-app.command()(demo_cmd.demo)
+app.add_typer(devices_cmd.device_app, name="device")
+app.add_typer(server_app, name="server")
 
 
 @app.callback(invoke_without_command=True)

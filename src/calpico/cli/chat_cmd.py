@@ -32,6 +32,7 @@ from calpico.client.events import (
     MessageEdited,
     MessageReceived,
     RoomRenamed,
+    Subscription,
     TypingChanged,
 )
 from calpico.client.push import ConnectionState
@@ -51,8 +52,11 @@ _HELP = "/who: members · /history [N]: earlier messages · /quit: leave the cha
 class ChatView:
     """One conversation on screen: prints events, sends what is typed."""
 
-    def __init__(self, env: Env, session: Session, conversation: Conversation, console: Console) -> None:
+    def __init__(
+        self, env: Env, session: Session, conversation: Conversation, console: Console, *, interactive: bool
+    ) -> None:
         self.env = env
+        self.interactive = interactive
         self.s = session
         self.c = conversation
         self.me = session.client.username
@@ -88,8 +92,8 @@ class ChatView:
 
     # --- incoming ---------------------------------------------------------------------------
 
-    async def receive(self, events: object) -> None:
-        async for event in events:  # type: ignore[attr-defined]
+    async def receive(self, events: Subscription) -> None:
+        async for event in events:
             await self.on_event(event)
 
     async def on_event(self, event: Event) -> None:
@@ -127,8 +131,6 @@ class ChatView:
         line = event_line(event, "", me=self.me)
         if line is not None or self.env.out.as_json:
             self.emit(line or "", event_json(event))
-
-    interactive = False
 
     def toolbar(self) -> str:
         now = time.monotonic()
@@ -257,10 +259,16 @@ def chat(
 
 
 async def _run(
-    env: Env, s: Session, c: Conversation, console: Console, *, interactive: bool, history: int, events: object
+    env: Env,
+    s: Session,
+    c: Conversation,
+    console: Console,
+    *,
+    interactive: bool,
+    history: int,
+    events: Subscription,
 ) -> None:
-    view = ChatView(env, s, c, console)
-    view.interactive = interactive
+    view = ChatView(env, s, c, console, interactive=interactive)
     await view.show_history(history)
     if interactive:
         console.print(Text(_HELP, style="dim"))

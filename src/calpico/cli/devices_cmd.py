@@ -77,7 +77,7 @@ def link(
     With --json the existing side prints two JSON lines: the offer, then the result.
 
     Example: calpico device link              (existing device: prints a code)
-             calpico device link --code 3F9K-... --server http://host:8470 --profile laptop
+             calpico device link --code alice:Xa9…:Qm3… --server http://host:8470 --profile laptop
     """
     env = Env.of(ctx, profile, as_json)
     if code is not None:
