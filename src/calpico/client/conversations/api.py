@@ -17,10 +17,14 @@ merged it; a commit that loses the epoch to another one (409) is retried per
 `CommitRetryPolicy`. Messages are written to the local store at once and
 sent through the outbox, so a send works offline and goes out on reconnect.
 
-Errors: `NotFound` for an unknown conversation or message, `Forbidden` when
-the room policy does not allow the change (not an admin, not the author),
-`UsageError` for a conversation we left; server and transport errors as in
-`calpico.client.errors`.
+Errors: `NoSuchConversation` / `NoSuchMessage` for unknown ids,
+`NotPermitted` when the room policy does not allow the change (not an admin,
+not the author), `ConversationClosed` for a conversation this device is no
+longer in; server and transport errors as in `calpico.client.errors`.
+
+Events: the sender's own actions go through the same code as received
+ones, so this device publishes `MessageReceived`, `ReactionChanged`, ...
+for its own messages too (one stream for everything shown).
 """
 
 from __future__ import annotations
@@ -141,7 +145,7 @@ class Conversations:
         await self._engine.leave(conversation_id)
 
     async def rename(self, conversation_id: str, name: str) -> None:
-        """Rename a room (admins only; in a DM either person)."""
+        """Rename a room (admins only): an encrypted `RoomUpdate`, the server never sees the name."""
         await self._engine.update_settings(conversation_id, name=name)
 
     async def set_topic(self, conversation_id: str, topic: str) -> None:

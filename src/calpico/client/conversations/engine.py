@@ -41,6 +41,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from calpico.mls.credentials import Credential
 from calpico.mls.errors import ProtocolError
 from calpico.mls.extensions import Extension
 from calpico.mls.group import (
@@ -57,6 +58,7 @@ from calpico.mls.proposals import ProposalType
 from calpico.mls.secret import Secret
 from calpico.wire.app import (
     AppMessage,
+    Delete,
     RoomUpdate,
     decode_app_message,
     encode_app_message,
@@ -86,6 +88,7 @@ from ..events import (
     RoomRenamed,
     RoomUpdated,
 )
+from ..identity import DeviceIdentity
 from ..ids import new_client_id, new_message_id, now_ms
 from ..store import (
     Contact,
@@ -150,6 +153,7 @@ class EngineCore:
         self._waiters: dict[str, asyncio.Future[SendResult | ServerError]] = {}
         self._finished: set[str] = set()
         self._blocked: set[str] | None = None
+        self._identities: dict[bytes, tuple[str, str]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self.leave_timers: dict[bytes, asyncio.TimerHandle] = {}
 
@@ -260,16 +264,16 @@ class EngineCore:
     async def _on_application(
         self, tx: Transaction, live: Live, processed: ApplicationMessage, message: Delivered
     ) -> list[Event]:
-        identity = username_of(processed.sender.credential)
-        device = processed.sender.credential.identity or b""
+        username, device = self._who(processed.sender.credential)
+        content = decode_app_message(processed.data)
         author = Author(
-            identity,
-            device.decode("ascii", "replace").partition(":")[2],
-            admin=identity in live.admins(),
-            hidden=identity in await self.blocked(tx) or live.conversation.status is ConversationStatus.LEFT,
+            username,
+            device,
+            # only deletes and room updates depend on it: skip the set work for everything else
+            admin=isinstance(content, Delete | RoomUpdate) and username in live.admins(),
+            hidden=username in await self.blocked(tx) or live.conversation.status is ConversationStatus.LEFT,
         )
         now = self.now()
-        content = decode_app_message(processed.data)
         events: list[Event] = []
         if isinstance(content, RoomUpdate):
             events += self._on_room_update(live, author, content)
@@ -282,6 +286,15 @@ class EngineCore:
         if live.extra.intro_pending:
             events = self._introduce(live) + events
         return events
+
+    def _who(self, credential: Credential) -> tuple[str, str]:
+        """(username, device id) of a leaf's credential, parsed once per credential."""
+        key = credential.identity or b""
+        found = self._identities.get(key)
+        if found is None:
+            identity = DeviceIdentity.from_credential(credential)
+            found = self._identities[key] = (identity.username, identity.device_id)
+        return found
 
     def _on_room_update(self, live: Live, author: Author, update: RoomUpdate) -> list[Event]:
         """A room's name or topic (encrypted content; the policy parts live in the extension)."""
