@@ -14,6 +14,7 @@ from __future__ import annotations
 from .account import DEFAULT_CIPHER_SUITE, Account
 from .client import Client
 from .conversations import (
+    AssistantMember,
     CommitRetryPolicy,
     ConversationHandler,
     Conversations,
@@ -34,6 +35,7 @@ __all__ = [
     "DEFAULT_CIPHER_SUITE",
     "Account",
     "Argon2Params",
+    "AssistantMember",
     "CalpicoError",
     "Client",
     "CommitRetryPolicy",

@@ -32,7 +32,7 @@ from pathlib import Path
 import httpx
 
 from calpico.mls.crypto import get_suite
-from calpico.wire.accounts import DeviceInfo, NewDevice
+from calpico.wire.accounts import DeviceInfo, DeviceKind, NewDevice
 
 from .contacts import Contacts
 from .errors import CredentialMismatch, NoAccount, UsageError
@@ -279,13 +279,18 @@ class Account:
         """This person's active devices (this one included)."""
         return await self.transport.devices()
 
-    async def add_device(self, signature_key: bytes, cipher_suite: int, name: str = "") -> DeviceInfo:
+    async def add_device(
+        self, signature_key: bytes, cipher_suite: int, name: str = "", kind: DeviceKind = DeviceKind.PERSON
+    ) -> DeviceInfo:
         """Register another device of this person by its signature public key; returns its id.
 
-        Raises `Conflict` if the key is registered already.
+        ``kind=DeviceKind.ASSISTANT`` registers an assistant member this person
+        owns (`calpico.assistant`): it is never added where this person is
+        added, only where it is added by name. Raises `Conflict` if the key is
+        registered already, `Forbidden` if this device is itself an assistant.
         """
         return await self.transport.add_device(
-            NewDevice(signature_key=signature_key, cipher_suite=cipher_suite, name=name)
+            NewDevice(signature_key=signature_key, cipher_suite=cipher_suite, name=name, kind=kind)
         )
 
     async def revoke_device(self, device_id: str) -> None:

@@ -39,7 +39,7 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
-from calpico.wire.accounts import DeviceInfo
+from calpico.wire.accounts import DeviceInfo, DeviceKind
 from calpico.wire.app import Attachment
 from calpico.wire.delivery import Delivered, MessageKind, Notification
 from calpico.wire.push import ErrorFrame, MessageFrame, NotifyFrame
@@ -213,8 +213,11 @@ class Client:
     async def devices(self) -> list[DeviceInfo]:
         return await self.account.devices()
 
-    async def add_device(self, signature_key: bytes, cipher_suite: int, name: str = "") -> DeviceInfo:
-        return await self.account.add_device(signature_key, cipher_suite, name)
+    async def add_device(
+        self, signature_key: bytes, cipher_suite: int, name: str = "", kind: DeviceKind = DeviceKind.PERSON
+    ) -> DeviceInfo:
+        """Register another device of this person (`Account.add_device`; ``kind`` for an assistant member)."""
+        return await self.account.add_device(signature_key, cipher_suite, name, kind)
 
     async def revoke_device(self, device_id: str) -> None:
         await self.account.revoke_device(device_id)

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from calpico.wire.accounts import DeviceKind
 from calpico.wire.directory import ContactPolicy
 
 from .errors import CredentialMismatch, UsageError
@@ -147,10 +148,14 @@ class Contacts:
     # --- keys and safety numbers --------------------------------------------------------
 
     async def check_keys(self, username: str) -> KeyCheck:
-        """Compare ``username``'s devices in the directory with those last seen; record the result."""
+        """Compare ``username``'s devices in the directory with those last seen; record the result.
+
+        Only people's own devices count: an assistant member's key is vouched
+        for by its card, which one of these devices signs (`conversations.assistants`).
+        """
         me = self._identity()
-        theirs = await self._transport.user_devices(username)
-        mine = await self._transport.devices()
+        theirs = [d for d in await self._transport.user_devices(username) if d.kind is DeviceKind.PERSON]
+        mine = [d for d in await self._transport.devices() if d.kind is DeviceKind.PERSON]
         number = safety_number(
             me.username, [d.signature_key for d in mine], username, [d.signature_key for d in theirs]
         )

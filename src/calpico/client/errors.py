@@ -36,13 +36,15 @@ whose ``str()`` is one line a person can read (the CLI prints exactly that)::
     │   └── StoreVersionError           written by a newer Calpico than this one
     ├── IntegrityError                  data from elsewhere failed verification
     │   ├── AttachmentCorrupt           a blob whose hash or tag does not match
-    │   └── CredentialMismatch          a credential or KeyPackage that does not match the directory
+    │   ├── CredentialMismatch          a credential or KeyPackage that does not match the directory
+    │   └── CardRejected                an assistant card not signed by a device of its owner (or stale)
     └── UsageError                      the caller asked for something impossible
         ├── AccountExists               a store already exists at that path
         ├── NoAccount                   no store at that path, or registration never finished
         ├── NoSuchConversation          no conversation with that id on this device
         ├── NoSuchMessage               no message with that id in the conversation
         ├── NotPermitted                the room policy does not allow it (not an admin, not the author)
+        │   └── ApprovalRequired        an assistant may join this room only if an admin adds it
         └── ConversationClosed          we left or were removed: the group can no longer send
 
 Third-party exceptions (httpx, websockets, sqlite3, argon2, keyring) are wrapped
@@ -55,11 +57,13 @@ from calpico.wire.common import ErrorBody, ErrorCode
 
 __all__ = [
     "AccountExists",
+    "ApprovalRequired",
     "AttachmentCorrupt",
     "BadRequest",
     "BadResponse",
     "Blocked",
     "CalpicoError",
+    "CardRejected",
     "Conflict",
     "ContactsOnly",
     "ConversationClosed",
@@ -330,6 +334,10 @@ class CredentialMismatch(IntegrityError):
     """A credential, KeyPackage or device key that does not match what the directory says."""
 
 
+class CardRejected(IntegrityError):
+    """An assistant card that fails its checks: signer not a device of the owner, bad signature, wrong key, stale."""
+
+
 # --- usage -----------------------------------------------------------------------------
 
 
@@ -355,6 +363,10 @@ class NoSuchMessage(UsageError):
 
 class NotPermitted(UsageError):
     """The conversation's policy does not allow this (only admins, only the author, ...)."""
+
+
+class ApprovalRequired(NotPermitted):
+    """The room requires an admin to approve assistants: ask one (`Conversations.request_assistant`)."""
 
 
 class ConversationClosed(UsageError):

@@ -22,12 +22,16 @@ import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from calpico.wire.app import ReceiptKind
+from calpico.wire.app import AssistantCard, ReceiptKind
 
 from .push import ConnectionState
 from .store import Conversation, Message
 
 __all__ = [
+    "AssistantApprovalRequested",
+    "AssistantCardChanged",
+    "AssistantCardRejected",
+    "AssistantRemoved",
     "ConnectionStateChanged",
     "ContactKeysChanged",
     "ConversationAdded",
@@ -113,13 +117,62 @@ class TypingChanged(Event):
 
 @dataclass(frozen=True, slots=True)
 class MemberJoined(Event):
-    """``username`` joined (added by ``by``); ``device_id`` set when one more device of a member joined."""
+    """``username`` joined (added by ``by``); ``device_id`` set when one more device of a member joined.
+
+    With ``assistant``, the device is an assistant member owned by ``username``
+    ("Alice's assistant joined"), not one of their own devices.
+    """
 
     conversation_id: str
     username: str
     by: str | None = None
     device_id: str | None = None
     assistant: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class AssistantRemoved(Event):
+    """``owner``'s assistant (device ``device_id``) left the conversation; ``by`` committed it."""
+
+    conversation_id: str
+    owner: str
+    device_id: str
+    by: str
+
+
+@dataclass(frozen=True, slots=True)
+class AssistantCardChanged(Event):
+    """A verified card of an assistant member: the first one, or a change (``changed`` names the fields).
+
+    Every member shows it as a notice ("Alice's assistant is now called Pico").
+    """
+
+    conversation_id: str
+    owner: str
+    device_id: str
+    card: AssistantCard
+    changed: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class AssistantCardRejected(Event):
+    """A card that failed verification (forged, stale, or for a device that is no assistant): ignored."""
+
+    conversation_id: str
+    sender: str
+    sender_device: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class AssistantApprovalRequested(Event):
+    """``owner`` asks the room's admins to add their assistant (its verified card is ``card``)."""
+
+    conversation_id: str
+    owner: str
+    device_id: str
+    card: AssistantCard
+    message_id: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -189,16 +189,20 @@ class KeyPackages:
         """The private keys for one of our KeyPackages (a Welcome names it by ref)."""
         return await self._store.key_package(ref)
 
-    async def claim(self, username: str) -> list[ClaimedKeyPackage]:
-        """One checked KeyPackage per device of ``username`` (see the module docstring).
+    async def claim(self, username: str, device_id: str | None = None) -> list[ClaimedKeyPackage]:
+        """One checked KeyPackage per person device of ``username``, or of their device ``device_id`` only.
+
+        See the module docstring; an assistant device is claimed only by naming it.
 
         Raises `NoKeyPackages`, `Blocked`, `ContactsOnly`, `RateLimited`
         from the server, `CredentialMismatch` if any KeyPackage fails a check.
         """
-        claimed = await self._transport.claim_key_packages(username)
+        claimed = await self._transport.claim_key_packages(username, device_id)
         directory = {d.device_id: d for d in await self._transport.user_devices(username)}
         checked = []
         for entry in claimed.key_packages:
+            if device_id is not None and entry.device_id != device_id:
+                raise CredentialMismatch(f"asked for {username}'s device {device_id}, got {entry.device_id}")
             device = directory.get(entry.device_id)
             if device is None:
                 raise CredentialMismatch(f"{username}'s device {entry.device_id} is not in the directory")

@@ -339,9 +339,13 @@ class Transport:
     async def key_package_count(self) -> KeyPackageCount:
         return await self._call("GET", "/key-packages", KeyPackageCount, idempotent=True)
 
-    async def claim_key_packages(self, username: str) -> ClaimResponse:
-        """One KeyPackage per device of ``username`` (consumes them: not retried)."""
-        return await self._call("POST", f"/users/{username}/key-packages/claim", ClaimResponse)
+    async def claim_key_packages(self, username: str, device_id: str | None = None) -> ClaimResponse:
+        """One KeyPackage per person device of ``username``, or of ``device_id`` only (consumes them: not retried).
+
+        An assistant device is handed out only when named by ``device_id``.
+        """
+        params = {"device_id": device_id} if device_id is not None else None
+        return await self._call("POST", f"/users/{username}/key-packages/claim", ClaimResponse, params=params)
 
     # --- blocking, contacts, policy -----------------------------------------------------
 

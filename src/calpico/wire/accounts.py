@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from typing import Annotated
 
 from pydantic import Field
@@ -13,6 +14,7 @@ __all__ = [
     "ChallengeRequest",
     "ChallengeResponse",
     "DeviceInfo",
+    "DeviceKind",
     "DeviceList",
     "NewDevice",
     "RegisterRequest",
@@ -38,12 +40,27 @@ def auth_challenge_content(nonce: bytes, device_id: str, server_name: str) -> by
     return b"".join(len(p).to_bytes(2, "big") + p for p in parts)
 
 
+class DeviceKind(enum.StrEnum):
+    """What a device is: one of its person's own devices, or an AI assistant member that person owns.
+
+    An assistant is a device of its owner's account (its credential names the
+    owner) that the owner's device registers with ``kind="assistant"``. Its
+    KeyPackages are never handed out by a plain claim of the owner, so adding
+    the owner to a conversation never adds the assistant; only a claim that
+    names the device does (see ``POST /v1/users/{u}/key-packages/claim``).
+    """
+
+    PERSON = "person"
+    ASSISTANT = "assistant"
+
+
 class NewDevice(Model):
-    """A device to add: its MLS signature public key and the cipher suite it uses."""
+    """A device to add: its MLS signature public key, the cipher suite it uses, and its kind."""
 
     signature_key: B64 = Field(description="the device's MLS signature public key (raw)")
     cipher_suite: int = Field(ge=1, le=0xFFFF, description="MLS cipher suite of the key")
     name: str = Field(default="", max_length=64)
+    kind: DeviceKind = Field(default=DeviceKind.PERSON, description="an account's first device is a person's")
 
 
 class RegisterRequest(Model):
@@ -63,6 +80,7 @@ class DeviceInfo(Model):
     cipher_suite: int
     name: str
     created_at: float
+    kind: DeviceKind = DeviceKind.PERSON
 
 
 class RegisterResponse(Model):

@@ -46,8 +46,10 @@ __all__ = [
     "APP_TYPES",
     "AppMessage",
     "AssistantCard",
+    "AssistantMode",
     "AssistantPolicy",
     "AssistantReply",
+    "AssistantSettings",
     "Attachment",
     "Checklist",
     "ChecklistCheck",
@@ -238,8 +240,13 @@ class InferenceLocation(enum.StrEnum):
 class AssistantCard(_Envelope):
     """Who an assistant member is and where its inference runs (ARCHITECTURE §5).
 
-    ``signature`` is the owner device's signature over the card encoded with
-    an empty signature; checking it is the client's job.
+    ``signature`` is the owner device's SignWithLabel("calpico assistant
+    card") over the card's fields without the envelope (``v``, ``type``,
+    ``id``, ``sent_at``) and without ``signature`` (see
+    `calpico.client.conversations.assistants`), so one signature serves every
+    conversation the card is posted in. ``assistant_key`` binds the card to
+    the assistant device's signature key; ``inference_host`` names the
+    self-hosted server or third-party API. Checking all of it is the client's job.
     """
 
     TYPE: ClassVar[str] = "assistant_card"
@@ -251,10 +258,12 @@ class AssistantCard(_Envelope):
     model: ShortText
     provider: ShortText
     inference: InferenceLocation
+    inference_host: ShortText = ""
     retention: ShortText = ""
     revision: int = Field(default=1, ge=1)
     signer_device: DeviceId
     signature: Annotated[B64, Field(max_length=512)] = b""
+    assistant_key: Annotated[B64, Field(max_length=256)] | None = None
 
 
 class AssistantReply(_Envelope):
@@ -262,6 +271,9 @@ class AssistantReply(_Envelope):
 
     A reply may stream: the first part has an ``id``; later parts carry
     ``updates`` = that id and replace its body; the last has ``final``.
+    ``away`` marks an auto-reply the assistant sent on its owner's behalf
+    while the owner is away; ``untrusted_sources`` says what else went into
+    the answer that did not come from a member (a web search, a transcript).
     """
 
     TYPE: ClassVar[str] = "assistant_reply"
@@ -272,6 +284,32 @@ class AssistantReply(_Envelope):
     updates: MessageId | None = None
     final: bool = True
     model: ShortText | None = None
+    away: bool = False
+
+
+class AssistantMode(enum.StrEnum):
+    """When an assistant speaks in one conversation (its owner's choice, within the room's policy)."""
+
+    MENTION = "mention"  # only when mentioned (the default)
+    AUTO = "auto"  # when the model judges a message calls for it (rate-limited)
+    OFF = "off"  # never
+
+
+class AssistantSettings(_Envelope):
+    """The owner's settings for their assistant in this conversation, shown to every member.
+
+    Sent by a device of the assistant's owner; fields left out are unchanged.
+    ``away`` (DMs): the assistant answers on the owner's behalf, each reply
+    labelled; ``away_note`` tells it what to say about the absence.
+    """
+
+    TYPE: ClassVar[str] = "assistant_settings"
+    type: Literal["assistant_settings"] = "assistant_settings"
+    assistant_device: DeviceId
+    mode: AssistantMode | None = None
+    instructions: Annotated[str, Field(max_length=4096)] | None = None
+    away: bool | None = None
+    away_note: ShortText | None = None
 
 
 class TranscriptRole(enum.StrEnum):
@@ -364,6 +402,7 @@ KnownAppMessage = (
     | DisappearingTimer
     | AssistantCard
     | AssistantReply
+    | AssistantSettings
     | SharedChat
     | Poll
     | PollVote
@@ -386,6 +425,7 @@ APP_TYPES: dict[str, type[_Envelope]] = {
         DisappearingTimer,
         AssistantCard,
         AssistantReply,
+        AssistantSettings,
         SharedChat,
         Poll,
         PollVote,

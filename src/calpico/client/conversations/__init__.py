@@ -14,10 +14,13 @@ devices by one-time code). See docs/client.md.
 from __future__ import annotations
 
 from .api import Conversations
+from .assistants import ASSISTANT_CARD_LABEL, AssistantMember, card_content
 from .handler import ConversationHandler
 from .model import CommitRetryPolicy, LeavePolicy, LinkOffer, Participant, RoomSettings
 
 __all__ = [
+    "ASSISTANT_CARD_LABEL",
+    "AssistantMember",
     "CommitRetryPolicy",
     "ConversationHandler",
     "Conversations",
@@ -25,4 +28,5 @@ __all__ = [
     "LinkOffer",
     "Participant",
     "RoomSettings",
+    "card_content",
 ]

@@ -33,9 +33,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from calpico.wire.app import AppMessage, AssistantPolicy, Mention, ReceiptKind, decode_app_message
+from calpico.wire.app import AppMessage, AssistantCard, AssistantPolicy, Mention, ReceiptKind, decode_app_message
 
 from ..store import Contact, Conversation, ConversationStatus, KeySource, Message
+from .assistants import AssistantMember, sign_card
 from .model import CommitRetryPolicy, LeavePolicy, LinkOffer, Participant, RoomSettings
 from .operations import Engine
 
@@ -121,11 +122,20 @@ class Conversations:
         topic: str = "",
         admins: Sequence[str] = (),
         assistant_policy: AssistantPolicy = AssistantPolicy.MENTION,
+        assistant_approval: bool = False,
     ) -> Conversation:
-        """A new room with all devices of ``members`` (and of this person); we are an admin (plus ``admins``)."""
-        return await self._engine.create_room(
+        """A new room with all devices of ``members`` (and of this person); we are an admin (plus ``admins``).
+
+        ``assistant_policy``: ``none`` forbids assistants, ``mention`` (default)
+        lets them answer only when mentioned, ``auto`` also on their own;
+        ``assistant_approval``: an assistant joins only when an admin adds it.
+        """
+        conversation = await self._engine.create_room(
             name, list(members), topic=topic, admins=list(admins), assistant_policy=assistant_policy
         )
+        if assistant_approval:
+            await self.set_assistant_approval(conversation.id, True)
+        return conversation
 
     async def invite(self, conversation_id: str, username: str) -> None:
         """Add every device of ``username`` to a room (admins only)."""
@@ -156,7 +166,12 @@ class Conversations:
         await self._engine.update_settings(conversation_id, admins=tuple(admins))
 
     async def set_assistant_policy(self, conversation_id: str, policy: AssistantPolicy) -> None:
+        """Admins: ``none`` (no assistants: the ones present are removed), ``mention`` or ``auto``."""
         await self._engine.update_settings(conversation_id, assistant_policy=policy)
+
+    async def set_assistant_approval(self, conversation_id: str, required: bool) -> None:
+        """Admins: whether an assistant may join only when an admin adds it (`approve_assistant`)."""
+        await self._engine.update_settings(conversation_id, assistant_approval=required)
 
     async def set_disappearing_timer(self, conversation_id: str, seconds: int) -> None:
         """Messages sent from now on disappear ``seconds`` after they were sent, on every device (0: off)."""
@@ -242,6 +257,43 @@ class Conversations:
     async def download(self, conversation_id: str, message_id: str) -> bytes:
         """Fetch, verify and decrypt the file of an attachment message."""
         return await self._engine.download(conversation_id, message_id)
+
+    # --- assistant members (see `assistants`) ----------------------------------------------------
+
+    async def assistants(self, conversation_id: str) -> list[AssistantMember]:
+        """The assistant members of a conversation with their verified cards ("Pico (alice's assistant)")."""
+        return await self._engine.assistants(conversation_id)
+
+    async def add_assistant(self, conversation_id: str, device_id: str, *, owner: str | None = None) -> bool:
+        """Add an assistant device (ours by default) to a conversation; False if it is there already.
+
+        Raises `NotPermitted` if the conversation forbids assistants or the
+        device is not an assistant, `ApprovalRequired` if the room wants an
+        admin to add it (ask with `request_assistant`).
+        """
+        return await self._engine.add_assistant(conversation_id, owner or self.client.username, device_id)
+
+    async def request_assistant(self, conversation_id: str, card: AssistantCard) -> Message:
+        """Ask a room's admins to add our assistant: its signed card, which they see (`AssistantApprovalRequested`)."""
+        return await self._engine.send(conversation_id, card)
+
+    async def approve_assistant(self, conversation_id: str, owner: str, device_id: str) -> bool:
+        """Admins: add ``owner``'s assistant device after its owner asked (`request_assistant`)."""
+        return await self._engine.add_assistant(conversation_id, owner, device_id)
+
+    async def remove_assistant(self, conversation_id: str, device_id: str) -> bool:
+        """Remove an assistant member (its owner or an admin may); False if it is not there."""
+        return await self._engine.remove_assistant(conversation_id, device_id)
+
+    async def create_assistant_chat(self, device_id: str, *, name: str = "") -> Conversation:
+        """This person's private chat with their own assistant (kind ``assistant``): only their devices in it."""
+        return await self._engine.create_assistant_chat(device_id, name)
+
+    def sign_assistant_card(self, card: AssistantCard) -> AssistantCard:
+        """Sign ``card`` with this device's key as ``signer_device`` (a person's device: assistants cannot sign)."""
+        identity = self.client.account.identity
+        unsigned = card.model_copy(update={"signer_device": self.client.device_id, "signature": b""})
+        return sign_card(unsigned, cipher_suite=identity.cipher_suite, private_key=identity.signature_private_key)
 
     # --- devices --------------------------------------------------------------------------------
 

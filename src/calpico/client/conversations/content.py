@@ -14,6 +14,9 @@ conversation. The rules:
   the content is wiped and ``deleted`` set (the row stays as a tombstone);
 - `Receipt`: per person, the delivered/read time on each target message;
 - `Typing`: an event only, never stored.
+- `AssistantReply` with ``updates``: a streamed reply's next part replaces
+  the body of the part it updates (same sending device only; nothing after
+  the ``final`` part), shown as `MessageEdited`.
 
 Edits, deletes and reactions whose target is unknown (expired, or never
 received) are dropped; so are edits by anyone but the author. Messages of a
@@ -26,6 +29,7 @@ from dataclasses import replace
 
 from calpico.wire.app import (
     AppMessage,
+    AssistantReply,
     Delete,
     Edit,
     Reaction,
@@ -140,6 +144,17 @@ async def _apply(
             tx.put_message(replace(target, receipts=receipts))
             changed.append(target_id)
         return [ReceiptReceived(cid, author.username, content.kind, tuple(changed))] if changed else []
+    if isinstance(content, AssistantReply) and content.updates is not None:
+        target = await tx.message(cid, content.updates)
+        if target is None or target.deleted or target.sender_device != author.device:
+            return []
+        first = decode_app_message(target.content)
+        if not isinstance(first, AssistantReply) or first.final:
+            return []
+        merged = first.model_copy(update={"body": content.body, "final": content.final, "model": content.model})
+        updated = replace(target, content=encode_app_message(merged), edited_at=content.sent_at / 1000)
+        tx.put_message(updated)
+        return [MessageEdited(cid, updated)]
     message_id = content.id
     sent_ms = content.sent_at if content.sent_at is not None else int(now * 1000)
     if message_id is None:

@@ -19,6 +19,7 @@ from collections.abc import Callable
 
 from calpico.mls.credentials import Credential
 from calpico.mls.errors import ProtocolError
+from calpico.wire.accounts import DeviceInfo, DeviceKind
 
 from ..errors import CredentialMismatch
 from ..identity import DeviceIdentity
@@ -48,14 +49,37 @@ class Directory:
         self._ttl = ttl
         self._clock = clock
         self._cache: dict[str, tuple[float, dict[str, bytes]]] = {}
+        self._infos: dict[tuple[str, str], DeviceInfo] = {}
 
     async def _keys(self, username: str, refresh: bool) -> dict[str, bytes]:
         cached = self._cache.get(username)
         if cached is not None and not refresh and self._clock() - cached[0] < self._ttl:
             return cached[1]
-        keys = {d.device_id: bytes(d.signature_key) for d in await self._transport.user_devices(username)}
+        devices = await self._transport.user_devices(username)
+        keys = {d.device_id: bytes(d.signature_key) for d in devices}
+        for d in devices:
+            self._infos[(username, d.device_id)] = d
         self._cache[username] = (self._clock(), keys)
         return keys
+
+    async def info(self, username: str, device_id: str) -> DeviceInfo | None:
+        """The directory's entry of an active device (None if it lists no such device)."""
+        keys = await self._keys(username, refresh=False)
+        if device_id not in keys:
+            keys = await self._keys(username, refresh=True)
+        return self._infos.get((username, device_id)) if device_id in keys else None
+
+    async def kind(self, identity: DeviceIdentity) -> DeviceKind:
+        """Whether a device is its person's own or an assistant member (as registered by the owner's device).
+
+        Kinds never change after registration, so a known answer is kept; an
+        unknown (e.g. revoked) device counts as a person's.
+        """
+        found = self._infos.get((identity.username, identity.device_id))
+        if found is None:
+            await self._keys(identity.username, refresh=True)
+            found = self._infos.get((identity.username, identity.device_id))
+        return found.kind if found is not None else DeviceKind.PERSON
 
     def forget(self, username: str) -> None:
         self._cache.pop(username, None)

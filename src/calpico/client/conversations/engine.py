@@ -56,8 +56,10 @@ from calpico.mls.group import (
 from calpico.mls.key_package import KeyPackage, KeyPackageBundle
 from calpico.mls.proposals import ProposalType
 from calpico.mls.secret import Secret
+from calpico.wire.accounts import DeviceKind
 from calpico.wire.app import (
     AppMessage,
+    AssistantCard,
     Delete,
     RoomUpdate,
     decode_app_message,
@@ -69,6 +71,7 @@ from calpico.wire.groups import SendResult
 
 from ..errors import (
     CalpicoError,
+    CardRejected,
     ConversationClosed,
     EpochConflict,
     NoSuchConversation,
@@ -78,6 +81,9 @@ from ..errors import (
     StaleEpoch,
 )
 from ..events import (
+    AssistantApprovalRequested,
+    AssistantCardChanged,
+    AssistantCardRejected,
     ContactKeysChanged,
     ConversationAdded,
     ConversationLeft,
@@ -277,6 +283,8 @@ class EngineCore:
         events: list[Event] = []
         if isinstance(content, RoomUpdate):
             events += self._on_room_update(live, author, content)
+        elif isinstance(content, AssistantCard):
+            events += await self._on_card(tx, live, author, processed.data, content, message.seq)
         else:
             events += await apply_content(
                 tx, live.conversation, author, processed.data, seq=message.seq, now=now, content=content
@@ -318,6 +326,76 @@ class EngineCore:
             events.append(RoomUpdated(live.id, author.username, topic, admins, settings.assistant_policy.value))
         return events
 
+    async def _on_card(
+        self, tx: Transaction, live: Live, author: Author, data: bytes, card: AssistantCard, seq: int | None
+    ) -> list[Event]:
+        """An assistant card: accepted (stored, noticed) only if it passes `assistants.check_card`."""
+        from .assistants import changed_fields, check_card, current_card
+
+        try:
+            previous = await check_card(self.directory, live, author.username, author.device, card)
+        except CardRejected as exc:
+            log.warning("refused an assistant card in %s: %s", live.id, exc)
+            return [AssistantCardRejected(live.id, author.username, author.device, str(exc))]
+        if previous is not None and previous.revision == card.revision:
+            return []  # the same card again (re-sent for someone who joined)
+        events = await apply_content(tx, live.conversation, author, data, seq=seq, now=self.now(), content=card)
+        if card.assistant_device not in live.extra.assistants:
+            if author.hidden or previous is not None:
+                return events
+            return [*events, AssistantApprovalRequested(live.id, card.owner, card.assistant_device, card, card.id)]
+        old = current_card(live, card.assistant_device)
+        cards = dict(live.extra.cards)
+        cards[card.assistant_device] = encode_app_message(card).decode("utf-8")
+        live.set_conversation(
+            replace(live.conversation, extra=replace(live.extra, cards=tuple(sorted(cards.items()))).encode())
+        )
+        if author.hidden:
+            return []
+        changed = AssistantCardChanged(live.id, card.owner, card.assistant_device, card, changed_fields(old, card))
+        return [*events, changed]
+
+    async def _track_assistants(self, live: Live, before: set[str]) -> None:
+        """After an epoch change: which leaves are assistant members (new devices: the directory's kind)."""
+        known = set(live.extra.assistants)
+        present: list[str] = []
+        for member in live.group.members():
+            identity = DeviceIdentity.from_credential(member.credential)
+            device = identity.device_id
+            if device in known or (
+                device not in before and await self.directory.kind(identity) is DeviceKind.ASSISTANT
+            ):
+                present.append(device)
+        extra = live.extra
+        if tuple(sorted(present)) != tuple(sorted(extra.assistants)):
+            cards = tuple((d, c) for d, c in extra.cards if d in present)
+            new = replace(extra, assistants=tuple(sorted(present)), cards=cards)
+            live.set_conversation(replace(live.conversation, extra=new.encode()))
+
+    async def _check_assistant_admission(self, live: Live, staged: StagedCommit, committer: str) -> None:
+        from .assistants import check_admission
+
+        assistants = set(live.extra.assistants)
+        removed = {
+            DeviceIdentity.from_credential(e.member.credential).device_id
+            for e in staged.events
+            if isinstance(e, MemberRemoved)
+        }
+        owners = {
+            username_of(m.credential)
+            for m in live.group.members()
+            if DeviceIdentity.from_credential(m.credential).device_id not in assistants | removed
+        }
+        added = []
+        for event in staged.events:
+            if isinstance(event, MemberAdded):
+                identity = DeviceIdentity.from_credential(event.member.credential)
+                if await self.directory.kind(identity) is DeviceKind.ASSISTANT:
+                    added.append(identity)
+                else:
+                    owners.add(identity.username)
+        check_admission(live, committer, added, owners)
+
     def _introduce(self, live: Live) -> list[Event]:
         """The first message of a room we joined: show the room now (as accepted or as a request)."""
         live.set_conversation(replace(live.conversation, extra=replace(live.extra, intro_pending=False).encode()))
@@ -355,6 +433,7 @@ class EngineCore:
             and live.names.get(e.by.leaf_index) == username_of(e.member.credential)
         }
         committer = live.names.get(staged.committer.leaf_index or 0, "")
+        await self._check_assistant_admission(live, staged, committer)
         removes_us = staged.removes_us
         live.group.merge(staged)
         live.epoch_dirty = True
@@ -377,6 +456,7 @@ class EngineCore:
             tx.put_conversation(live.conversation)
             self.groups.drop(tx, live.conversation.group_id)
             return [ConversationLeft(live.id, by)]
+        await self._track_assistants(live, set(before.device_ids))
         events = commit_events(live, before, committer, left)
         seconds = live.settings.disappearing_seconds
         if seconds != live.conversation.disappearing_seconds:
@@ -389,7 +469,12 @@ class EngineCore:
         """A new device of someone already in the conversation changes their keys: warn, re-check the number."""
         added: dict[str, list[str]] = {}
         for event in events:
-            if isinstance(event, MemberJoined) and event.device_id and event.username != self.me:
+            if (
+                isinstance(event, MemberJoined)
+                and event.device_id
+                and event.username != self.me
+                and not event.assistant
+            ):
                 added.setdefault(event.username, []).append(event.device_id)
         warnings: list[Event] = []
         for name, devices in sorted(added.items()):
@@ -556,7 +641,11 @@ class EngineCore:
                 )
             )
             author = Author(self.me, self.client.device_id, admin=self.me in live.admins(), hidden=False)
-            events = await apply_content(tx, live.conversation, author, data, seq=None, now=self.now()) if store else []
+            events: list[Event] = []
+            if isinstance(content, AssistantCard):
+                events = await self._on_card(tx, live, author, data, content, None)
+            elif store:
+                events = await apply_content(tx, live.conversation, author, data, seq=None, now=self.now())
             stored = await tx.message(conversation_id, message_id)
         self.publish(events)
         await self.flush_outbox_quietly()
@@ -570,7 +659,7 @@ class EngineCore:
     # --- welcome (see joining.py) -----------------------------------------------------------------------
 
     async def conversation_for_welcome(
-        self, tx: Transaction, group: Group, policy: RoomPolicy, inviter: str | None
+        self, tx: Transaction, group: Group, policy: RoomPolicy, inviter: str | None, assistants: tuple[str, ...] = ()
     ) -> list[Event]:
         settings = Live(Conversation("", ConversationKind.ROOM, group.group_id), group, policy).settings
         names = {username_of(m.credential) for m in group.members()}
@@ -582,7 +671,7 @@ class EngineCore:
             status = ConversationStatus.REQUEST
             if contact is None or contact.state is ContactState.NONE:
                 tx.put_contact(replace(contact or Contact(inviter), state=ContactState.REQUEST, updated_at=now))
-        kind = ConversationKind.DM if settings.kind == "dm" else ConversationKind.ROOM
+        kind = ConversationKind(settings.kind)
         peer = next((n for n in sorted(names) if n != self.me), None) if kind is ConversationKind.DM else None
         conversation = Conversation(
             id=conversation_id_for(group.group_id),
@@ -595,10 +684,11 @@ class EngineCore:
             disappearing_seconds=settings.disappearing_seconds,
             created_at=now,
             updated_at=now,
-            extra=ConversationExtra(inviter=inviter).encode(),
+            extra=ConversationExtra(inviter=inviter, assistants=assistants).encode(),
         )
         if kind is ConversationKind.ROOM:
-            conversation = replace(conversation, extra=ConversationExtra(inviter, intro_pending=True).encode())
+            extra = ConversationExtra(inviter, intro_pending=True, assistants=assistants)
+            conversation = replace(conversation, extra=extra.encode())
         tx.put_conversation(conversation)
         self.groups.put(tx, Live(conversation, group, policy))
         return [] if kind is ConversationKind.ROOM else self._arrival(conversation)

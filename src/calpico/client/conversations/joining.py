@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from calpico.mls.group import Group
 from calpico.mls.messages import MLSMessage
 from calpico.mls.welcome import Welcome
+from calpico.wire.accounts import DeviceKind
 from calpico.wire.delivery import Delivered
 
 from ..errors import CredentialMismatch
@@ -54,10 +55,13 @@ async def join_from_welcome(engine: Engine, tx: Transaction, delivered: Delivere
     if group.group_id != delivered.group_id:
         raise CredentialMismatch("a Welcome for another group than the server said")
     inviter = None
+    assistants: list[str] = []
     for member in group.members():
         identity = await engine.directory.check(member.credential, member.signature_key)
         if identity.device_id == delivered.sender:
             inviter = identity.username
+        if await engine.directory.kind(identity) is DeviceKind.ASSISTANT:
+            assistants.append(identity.device_id)
     if inviter is None:
         raise CredentialMismatch(f"the Welcome's sender {delivered.sender} is not in the group")
     me = DeviceIdentity.from_credential(group.member(group.own_leaf_index).credential)  # type: ignore[union-attr]
@@ -65,4 +69,4 @@ async def join_from_welcome(engine: Engine, tx: Transaction, delivered: Delivere
         raise CredentialMismatch("the Welcome put someone else in our leaf")
     if not key_package.last_resort:
         tx.delete_key_package(key_package.ref)
-    return await engine.conversation_for_welcome(tx, group, policy, inviter)
+    return await engine.conversation_for_welcome(tx, group, policy, inviter, tuple(sorted(assistants)))

@@ -9,22 +9,33 @@ from calpico.wire.app import AssistantPolicy
 
 __all__ = ["CommitRetryPolicy", "LeavePolicy", "LinkOffer", "Participant", "RoomSettings"]
 
+KINDS = ("dm", "room", "assistant")
+
 
 @dataclass(frozen=True, slots=True)
 class Participant:
-    """One person in a conversation: all their devices in the group, shown as one person."""
+    """One person in a conversation: all their devices in the group, shown as one person.
+
+    ``assistants`` are the device ids of this person's assistant members in
+    the conversation (not counted among ``device_ids``; see `Conversations.assistants`).
+    """
 
     username: str
     device_ids: tuple[str, ...]
     admin: bool = False
+    assistants: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class RoomSettings:
     """A conversation's settings (every member enforces them).
 
-    ``kind``, ``admins`` (usernames; in a DM both people), the assistant
-    policy and ``disappearing_seconds`` (0: never) live in the group's
+    ``kind`` (``dm``, ``room``, or ``assistant``: a person's private chat
+    with their own assistant), ``admins`` (usernames; in a DM both people),
+    the assistant policy (``none``: no assistants; ``mention``: assistants
+    answer only when mentioned; ``auto``: they may also answer on their own),
+    ``assistant_approval`` (an assistant joins only when an admin adds it)
+    and ``disappearing_seconds`` (0: never) live in the group's
     Calpico GroupContext extension; ``name`` and ``topic`` are content and
     travel encrypted in `RoomUpdate` messages from admins (see `settings`).
     """
@@ -35,6 +46,7 @@ class RoomSettings:
     admins: tuple[str, ...] = ()
     assistant_policy: AssistantPolicy = AssistantPolicy.MENTION
     disappearing_seconds: int = 0
+    assistant_approval: bool = False
 
 
 @dataclass(frozen=True, slots=True)

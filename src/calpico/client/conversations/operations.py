@@ -14,6 +14,7 @@ from typing import Any
 
 from calpico.mls.group import Group
 from calpico.mls.key_package import KeyPackage
+from calpico.wire.accounts import DeviceKind
 from calpico.wire.app import (
     AssistantPolicy,
     Attachment,
@@ -31,8 +32,10 @@ from calpico.wire.app import (
 
 from ..errors import ConversationClosed, CredentialMismatch, NoKeyPackages, NoSuchMessage, NotPermitted
 from ..events import ConversationAdded
+from ..identity import DeviceIdentity
 from ..keypackages import ClaimedKeyPackage, device_capabilities
 from ..store import Contact, Conversation, ConversationKind, ConversationStatus, Message
+from .assistants import AssistantMember, members_of
 from .content import Author
 from .engine import CommitPlan, EngineCore, Planner
 from .model import LinkOffer, Participant, RoomSettings
@@ -54,12 +57,21 @@ class Engine(EngineCore):
     async def members(self, conversation_id: str) -> list[Participant]:
         live = await self._read(conversation_id)
         admins = live.admins()
+        assistants = set(live.extra.assistants)
         devices: dict[str, list[str]] = {}
+        helpers: dict[str, list[str]] = {}
         for member in live.group.members():
             identity = (member.credential.identity or b"").decode("ascii", "replace")
             name, _, device = identity.partition(":")
-            devices.setdefault(name, []).append(device)
-        return [Participant(n, tuple(sorted(d)), n in admins) for n, d in sorted(devices.items())]
+            (helpers if device in assistants else devices).setdefault(name, []).append(device)
+            devices.setdefault(name, [])
+        return [
+            Participant(n, tuple(sorted(d)), n in admins, tuple(sorted(helpers.get(n, ()))))
+            for n, d in sorted(devices.items())
+        ]
+
+    async def assistants(self, conversation_id: str) -> list[AssistantMember]:
+        return members_of(await self._read(conversation_id))
 
     async def messages(self, conversation_id: str, *, limit: int, before: str | None) -> list[Message]:
         await self.conversation(conversation_id)
@@ -112,7 +124,7 @@ class Engine(EngineCore):
         peer = next((m for m in members if m != self.me), None) if settings.kind == "dm" else None
         conversation = Conversation(
             id=conversation_id_for(group.group_id),
-            kind=ConversationKind.DM if settings.kind == "dm" else ConversationKind.ROOM,
+            kind=ConversationKind(settings.kind),
             group_id=group.group_id,
             name=settings.name,
             topic=settings.topic,
@@ -175,7 +187,10 @@ class Engine(EngineCore):
             raise NotPermitted(f"only admins of this room may do that ({', '.join(sorted(live.admins()))})")
 
     async def update_settings(self, conversation_id: str, **changes: Any) -> None:
-        """Name and topic: an encrypted `RoomUpdate`; policy (admins, assistants, timer): a commit."""
+        """Name and topic: an encrypted `RoomUpdate`; policy (admins, assistants, timer): a commit.
+
+        Forbidding assistants (policy ``none``) removes the ones present in the same commit.
+        """
         await self._require_admin(conversation_id)
         content: dict[str, Any] = {k: changes.pop(k) for k in ("name", "topic") if k in changes}
         if changes:
@@ -184,7 +199,10 @@ class Engine(EngineCore):
                 new = replace(live.settings, **changes)
                 if new == live.settings:
                     return CommitPlan()
-                return CommitPlan(extensions=with_settings(live.group.extensions, new))
+                remove: tuple[int, ...] = ()
+                if new.assistant_policy is AssistantPolicy.NONE:
+                    remove = _assistant_leaves(live, set(live.extra.assistants))
+                return CommitPlan(extensions=with_settings(live.group.extensions, new), remove=remove)
 
             await self.commit(conversation_id, plan)
         if content:
@@ -290,6 +308,44 @@ class Engine(EngineCore):
             raise NoSuchMessage(f"message {message_id} is not an attachment")
         return await self.client.download_attachment(content)
 
+    # --- assistants -----------------------------------------------------------------------------------
+
+    async def add_assistant(self, conversation_id: str, owner: str, device_id: str) -> bool:
+        """Add the assistant device ``owner:device_id`` (checked before committing; see `check_admission`)."""
+        from .assistants import check_admission
+
+        live = await self._read(conversation_id)
+        if owner != self.me and self.me not in live.admins():
+            raise NotPermitted("only its owner or an admin may add an assistant")
+        identity = DeviceIdentity(owner, device_id)
+        if await self.directory.kind(identity) is not DeviceKind.ASSISTANT:
+            raise NotPermitted(f"{identity} is not an assistant device")
+        if device_id in live.extra.assistants:
+            return False
+        check_admission(live, self.me, [identity], set(live.people()))
+        claimed = await self.client.key_packages.claim(owner, device_id)
+        return await self.commit(conversation_id, _adding(tuple(c.key_package for c in claimed)))
+
+    async def remove_assistant(self, conversation_id: str, device_id: str) -> bool:
+        """Remove an assistant member: its owner, or an admin, may."""
+        live = await self._read(conversation_id)
+        owner = next((m.owner for m in members_of(live) if m.device_id == device_id), None)
+        if owner is None:
+            return False
+        if owner != self.me and self.me not in live.admins():
+            raise NotPermitted("only its owner or an admin may remove an assistant")
+        return await self.commit(conversation_id, lambda live: CommitPlan(remove=_assistant_leaves(live, {device_id})))
+
+    async def create_assistant_chat(self, device_id: str, name: str) -> Conversation:
+        """This person's private chat with their own assistant: their own devices and the assistant only."""
+        if await self.directory.kind(DeviceIdentity(self.me, device_id)) is not DeviceKind.ASSISTANT:
+            raise NotPermitted(f"{self.me}:{device_id} is not an assistant device of ours")
+        settings = RoomSettings(kind="assistant", name=name, admins=(self.me,), assistant_policy=AssistantPolicy.AUTO)
+        conversation = await self.create(settings, [])
+        claimed = await self.client.key_packages.claim(self.me, device_id)
+        await self.commit(conversation.id, _adding(tuple(c.key_package for c in claimed)))
+        return await self.conversation(conversation.id)
+
     # --- devices -------------------------------------------------------------------------------------
 
     async def offer_link(self, ttl: float) -> LinkOffer:
@@ -318,6 +374,14 @@ class Engine(EngineCore):
             except ConversationClosed:
                 continue
         return count
+
+
+def _assistant_leaves(live: Live, device_ids: set[str]) -> tuple[int, ...]:
+    return tuple(
+        m.leaf_index
+        for m in live.group.members()
+        if DeviceIdentity.from_credential(m.credential).device_id in device_ids
+    )
 
 
 def _adding(key_packages: Sequence[KeyPackage]) -> Planner:

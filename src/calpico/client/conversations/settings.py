@@ -6,6 +6,12 @@ a small versioned JSON object::
 
     {"v":1,"kind":"room","admins":["alice"],"assistant_policy":"mention","disappearing":0}
 
+(plus ``"assistant_approval":true`` when admins must approve assistants;
+left out otherwise, so older encodings stay byte-identical and older
+clients, which ignore keys they do not know, still read it). ``kind`` is
+``dm``, ``room`` or ``assistant`` (a person's private chat with their own
+assistant, whose members are that person's devices only).
+
 The room's *name and topic are not in it*: GroupContextExtensions travel in
 PublicMessage commits, which the server reads (it follows the roster), so
 anything in the extension is visible to the server. Names and topics are
@@ -56,7 +62,7 @@ from calpico.wire.app import AssistantPolicy
 from ..errors import CredentialMismatch
 from ..identity import DeviceIdentity
 from ..keypackages import CALPICO_SETTINGS_EXTENSION, device_capabilities
-from .model import RoomSettings
+from .model import KINDS, RoomSettings
 
 __all__ = [
     "CALPICO_SETTINGS",
@@ -77,13 +83,15 @@ capabilities = device_capabilities
 
 
 def encode_settings(settings: RoomSettings) -> bytes:
-    obj = {
+    obj: dict[str, object] = {
         "v": 1,
         "kind": settings.kind,
         "admins": sorted(set(settings.admins)),
         "assistant_policy": settings.assistant_policy.value,
         "disappearing": settings.disappearing_seconds,
     }
+    if settings.assistant_approval:
+        obj["assistant_approval"] = True
     return json.dumps(obj, separators=(",", ":"), sort_keys=True, ensure_ascii=False).encode("utf-8")
 
 
@@ -91,7 +99,7 @@ def decode_settings(data: bytes) -> RoomSettings:
     """Raises `ProtocolError` for a payload that is not a valid version-1 settings object."""
     try:
         obj = json.loads(data)
-        if not isinstance(obj, dict) or obj.get("v") != 1 or obj.get("kind") not in ("dm", "room"):
+        if not isinstance(obj, dict) or obj.get("v") != 1 or obj.get("kind") not in KINDS:
             raise ValueError("not version-1 settings")
         admins = obj.get("admins", [])
         disappearing = obj.get("disappearing", 0)
@@ -99,11 +107,15 @@ def decode_settings(data: bytes) -> RoomSettings:
             raise ValueError("admins")
         if type(disappearing) is not int or not 0 <= disappearing <= 366 * 86_400:
             raise ValueError("disappearing")
+        approval = obj.get("assistant_approval", False)
+        if type(approval) is not bool:
+            raise ValueError("assistant_approval")
         return RoomSettings(
             kind=obj["kind"],
             admins=tuple(admins),
             assistant_policy=AssistantPolicy(obj.get("assistant_policy", "mention")),
             disappearing_seconds=disappearing,
+            assistant_approval=approval,
         )
     except (ValueError, TypeError, UnicodeDecodeError) as exc:
         raise ProtocolError(f"the Calpico settings extension is malformed: {exc}", section="12.2") from None

@@ -46,9 +46,15 @@ class ConversationExtra:
     inviter: str | None = None
     departed: tuple[str, ...] = ()
     intro_pending: bool = False  # joined a room: shown once its name arrives (a RoomUpdate) or any message
+    assistants: tuple[str, ...] = ()  # device ids of the assistant members (the directory's kind, checked at join)
+    cards: tuple[tuple[str, str], ...] = ()  # (device id, verified card JSON) of assistant members
 
     def encode(self) -> bytes:
-        obj = {"inviter": self.inviter, "departed": list(self.departed), "intro": self.intro_pending}
+        obj: dict[str, object] = {"inviter": self.inviter, "departed": list(self.departed), "intro": self.intro_pending}
+        if self.assistants:
+            obj["assistants"] = list(self.assistants)
+        if self.cards:
+            obj["cards"] = dict(self.cards)
         return json.dumps(obj).encode()
 
     @classmethod
@@ -56,7 +62,16 @@ class ConversationExtra:
         if not data:
             return cls()
         obj = json.loads(data)
-        return cls(obj.get("inviter"), tuple(obj.get("departed", ())), bool(obj.get("intro", False)))
+        return cls(
+            obj.get("inviter"),
+            tuple(obj.get("departed", ())),
+            bool(obj.get("intro", False)),
+            tuple(obj.get("assistants", ())),
+            tuple(sorted(obj.get("cards", {}).items())),
+        )
+
+    def card(self, device_id: str) -> str | None:
+        return dict(self.cards).get(device_id)
 
 
 @dataclass(eq=False)

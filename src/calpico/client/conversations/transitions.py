@@ -9,13 +9,25 @@ proposed it themselves (or announced leaving), and was "removed" by the
 committer otherwise. Changes to the settings extension become
 `DisappearingTimerChanged` and `RoomUpdated` (names and topics change by
 `RoomUpdate` messages instead: `content`).
+
+Assistant members (`assistants`) are not their owner's devices: one
+arriving is ``MemberJoined(owner, device_id=…, assistant=True)``, one
+leaving is `AssistantRemoved`; they never make their owner "join" or "leave".
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..events import DisappearingTimerChanged, Event, MemberJoined, MemberLeft, MemberRemoved, RoomUpdated
+from ..events import (
+    AssistantRemoved,
+    DisappearingTimerChanged,
+    Event,
+    MemberJoined,
+    MemberLeft,
+    MemberRemoved,
+    RoomUpdated,
+)
 from .model import RoomSettings
 from .settings import username_of
 from .state import Live
@@ -25,24 +37,41 @@ __all__ = ["Snapshot", "commit_events", "snapshot"]
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
-    """Who was in the group (username → device ids) and its settings, before a commit."""
+    """Who was in the group (username → their own device ids; assistants apart) and its settings."""
 
     devices: dict[str, frozenset[str]]
     settings: RoomSettings
+    assistants: dict[str, str]  # assistant device id → owner
+
+    @property
+    def device_ids(self) -> frozenset[str]:
+        return frozenset(d for ds in self.devices.values() for d in ds) | frozenset(self.assistants)
 
 
 def snapshot(live: Live) -> Snapshot:
     devices: dict[str, set[str]] = {}
+    assistants: dict[str, str] = {}
+    known = set(live.extra.assistants)
     for member in live.group.members():
         identity = (member.credential.identity or b"").decode("ascii", "replace")
-        devices.setdefault(username_of(member.credential), set()).add(identity.partition(":")[2])
-    return Snapshot({k: frozenset(v) for k, v in devices.items()}, live.settings)
+        name, device = username_of(member.credential), identity.partition(":")[2]
+        if device in known:
+            assistants[device] = name
+        else:
+            devices.setdefault(name, set()).add(device)
+    return Snapshot({k: frozenset(v) for k, v in devices.items()}, live.settings, assistants)
 
 
 def commit_events(live: Live, before: Snapshot, committer: str, left: set[str]) -> list[Event]:
     after = snapshot(live)
     cid = live.id
     events: list[Event] = []
+    for device, owner in sorted(after.assistants.items()):
+        if device not in before.assistants:
+            events.append(MemberJoined(cid, owner, by=committer, device_id=device, assistant=True))
+    for device, owner in sorted(before.assistants.items()):
+        if device not in after.assistants:
+            events.append(AssistantRemoved(cid, owner, device, committer))
     for name in sorted(after.devices):
         if name not in before.devices:
             events.append(MemberJoined(cid, name, by=committer))

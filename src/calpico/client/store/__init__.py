@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from .keys import Argon2Params, KeyFile, KeyringBackend, KeySource, OSKeyring, Passphrase
 from .records import (
+    AppData,
     Contact,
     ContactState,
     Conversation,
@@ -30,6 +31,7 @@ from .records import (
 from .store import Store, Transaction
 
 __all__ = [
+    "AppData",
     "Argon2Params",
     "Contact",
     "ContactState",

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 from .keys import RowCipher
 from .records import (
+    AppData,
     Contact,
     ContactState,
     Conversation,
@@ -216,4 +217,25 @@ class Reads:
     async def device_link(self, code_id: str) -> DeviceLink | None:
         return await self._one(
             DeviceLink, "device_links", (code_id,), "SELECT sealed FROM device_links WHERE code_id = ?"
+        )
+
+    # --- application data -------------------------------------------------------------
+
+    async def app_data(self, namespace: str, key: str) -> AppData | None:
+        """One value an application kept (`Transaction.put_app_data`)."""
+        return await self._one(
+            AppData,
+            "app_data",
+            (namespace, key),
+            "SELECT sealed FROM app_data WHERE namespace = ? AND key = ?",
+        )
+
+    async def app_data_all(self, namespace: str) -> list[AppData]:
+        """Every value of one namespace, by key."""
+        return await self._many(
+            AppData,
+            "app_data",
+            "SELECT sealed, key FROM app_data WHERE namespace = ? ORDER BY key",
+            (namespace,),
+            lambda row: (namespace, row[1]),
         )

@@ -30,6 +30,7 @@ from calpico.wire.common import b64decode, b64encode
 from ..errors import StoreCorrupt
 
 __all__ = [
+    "AppData",
     "Contact",
     "ContactState",
     "Conversation",
@@ -271,6 +272,21 @@ class DeviceLink:
     expires_at: float
     new_device_key: bytes | None = None
     new_device_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AppData:
+    """A sealed value an application built on the SDK keeps on this device (store schema v3).
+
+    Keyed by ``namespace`` and ``key`` (both in clear, like every index
+    column: choose names that say nothing private); ``value`` is sealed.
+    `calpico.assistant` keeps its settings and its owner's personal memory here.
+    """
+
+    namespace: str
+    key: str
+    value: bytes
+    updated_at: float = 0.0
 
 
 # --- encoding ----------------------------------------------------------------------------

@@ -100,9 +100,17 @@ def _v2(conn: sqlite3.Connection) -> None:
     )
 
 
+def _v3(conn: sqlite3.Connection) -> None:
+    """Sealed values of applications built on the SDK (`AppData`: the assistant's settings and memory)."""
+    conn.execute(
+        "CREATE TABLE app_data (namespace TEXT NOT NULL, key TEXT NOT NULL, updated_at REAL NOT NULL,"
+        " sealed BLOB NOT NULL, PRIMARY KEY (namespace, key))"
+    )
+
+
 Migration = Callable[[sqlite3.Connection], None]
 
-MIGRATIONS: Sequence[Migration] = (_v1, _v2)
+MIGRATIONS: Sequence[Migration] = (_v1, _v2, _v3)
 """``MIGRATIONS[i]`` upgrades a store at version ``i`` to ``i + 1``; append, never edit."""
 
 

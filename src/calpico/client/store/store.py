@@ -43,6 +43,7 @@ from . import schema
 from .keys import KeySource, RowCipher, unwrap_data_key, wrap_data_key
 from .reads import Reads
 from .records import (
+    AppData,
     Contact,
     Conversation,
     DeviceLink,
@@ -509,3 +510,13 @@ class Transaction(Reads):
 
     def delete_device_link(self, code_id: str) -> None:
         self._write("DELETE FROM device_links WHERE code_id = ?", (code_id,))
+
+    def put_app_data(self, data: AppData) -> None:
+        """Insert or replace an application's value (sealed; namespace and key stay in clear)."""
+        self._write(
+            "INSERT OR REPLACE INTO app_data (namespace, key, updated_at, sealed) VALUES (?, ?, ?, ?)",
+            (data.namespace, data.key, data.updated_at, self._seal("app_data", (data.namespace, data.key), data)),
+        )
+
+    def delete_app_data(self, namespace: str, key: str) -> None:
+        self._write("DELETE FROM app_data WHERE namespace = ? AND key = ?", (namespace, key))

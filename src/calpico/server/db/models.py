@@ -71,6 +71,7 @@ devices = Table(
     Column("name", String(64), nullable=False),
     Column("created_at", Float, nullable=False),
     Column("revoked_at", Float, nullable=True),
+    Column("kind", String(16), nullable=False, server_default="person"),  # DeviceKind (migration 0003)
 )
 
 tokens = Table(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from calpico.wire.common import Username
+from calpico.wire.common import DeviceId, Username
 from calpico.wire.directory import (
     BlockList,
     ClaimResponse,
@@ -43,9 +43,15 @@ async def count_key_packages(principal: Auth, state: State) -> KeyPackageCount:
 
 
 @router.post("/users/{username}/key-packages/claim", response_model=ClaimResponse)
-async def claim_key_packages(principal: Auth, state: State, username: Username) -> ClaimResponse:
-    """Claim one KeyPackage per device of ``username`` (blocked, contacts-only and rate limits apply)."""
-    return ClaimResponse(username=username, key_packages=await state.directory.claim(principal, username))
+async def claim_key_packages(
+    principal: Auth, state: State, username: Username, device_id: DeviceId | None = None
+) -> ClaimResponse:
+    """Claim one KeyPackage per person device of ``username``, or of the one device ``device_id`` names.
+
+    Assistant devices are claimed only by name. Blocked, contacts-only and rate limits apply.
+    """
+    claimed = await state.directory.claim(principal, username, device_id)
+    return ClaimResponse(username=username, key_packages=claimed)
 
 
 @router.get("/blocks", response_model=BlockList)

@@ -1,4 +1,11 @@
-"""Accounts and devices: registration (open, by invite, or closed), adding, listing, revoking."""
+"""Accounts and devices: registration (open, by invite, or closed), adding, listing, revoking.
+
+Devices have a kind (`DeviceKind`): a person's own device, or an assistant
+member the person owns. An account's first device is a person's; only a
+person's device may add devices (of either kind), and an assistant device
+may revoke only itself — an assistant running on some host cannot take over
+its owner's account.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +17,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from calpico.wire.accounts import DeviceInfo, NewDevice
+from calpico.wire.accounts import DeviceInfo, DeviceKind, NewDevice
 from calpico.wire.common import ErrorCode
 
 from ..config import Registration, ServerConfig
@@ -37,6 +44,8 @@ class AccountService:
         Raises `RegistrationRefused` (closed, or a missing/used-up invite),
         `Conflict` (username or signature key taken).
         """
+        if device.kind is not DeviceKind.PERSON:
+            raise BadRequest("an account's first device must be a person's device")
         mode = self._config.registration
         if mode is Registration.CLOSED:
             raise RegistrationRefused("registration is closed on this server")
@@ -63,8 +72,10 @@ class AccountService:
             return await self._insert_device(conn, user_id, username, device, now)
 
     async def add_device(self, principal: Principal, device: NewDevice) -> DeviceInfo:
-        """Add a device to the caller's account."""
+        """Add a device to the caller's account; raises `Forbidden` if the caller is an assistant device."""
         async with self._engine.begin() as conn:
+            if await self.kind_of(conn, principal.device_id) is not DeviceKind.PERSON:
+                raise Forbidden("an assistant device cannot add devices")
             return await self._insert_device(conn, principal.user_id, principal.username, device, self._clock())
 
     async def _insert_device(
@@ -83,6 +94,7 @@ class AccountService:
                         cipher_suite=device.cipher_suite,
                         name=device.name,
                         created_at=now,
+                        kind=device.kind.value,
                     )
                 )
         except IntegrityError:
@@ -94,7 +106,16 @@ class AccountService:
             cipher_suite=device.cipher_suite,
             name=device.name,
             created_at=now,
+            kind=device.kind,
         )
+
+    @staticmethod
+    async def kind_of(conn: AsyncConnection, device_id: str) -> DeviceKind:
+        """The kind of a device (an unknown value, written by a newer server, counts as an assistant's)."""
+        row = (await conn.execute(select(devices.c.kind).where(devices.c.id == device_id))).first()
+        if row is None:
+            raise NotFound("no such device")
+        return DeviceKind.PERSON if row.kind == DeviceKind.PERSON else DeviceKind.ASSISTANT
 
     async def list_devices(self, username: str) -> list[DeviceInfo]:
         """Active devices of ``username``; raises `NotFound` for an unknown user."""
@@ -115,6 +136,7 @@ class AccountService:
                     cipher_suite=r.cipher_suite,
                     name=r.name,
                     created_at=r.created_at,
+                    kind=DeviceKind.PERSON if r.kind == DeviceKind.PERSON else DeviceKind.ASSISTANT,
                 )
                 for r in rows
             ]
@@ -122,9 +144,13 @@ class AccountService:
     async def revoke_device(self, principal: Principal, device_id: str) -> None:
         """Revoke one of the caller's devices and delete its tokens.
 
-        Raises `NotFound` if it is not the caller's active device.
+        Raises `NotFound` if it is not the caller's active device, `Forbidden`
+        if an assistant device tries to revoke any device but itself.
         """
         async with self._engine.begin() as conn:
+            own = device_id == principal.device_id
+            if not own and await self.kind_of(conn, principal.device_id) is not DeviceKind.PERSON:
+                raise Forbidden("an assistant device may revoke only itself")
             result = await conn.execute(
                 update(devices)
                 .where(

@@ -3,7 +3,10 @@
 A claim hands out one KeyPackage per active device of the target user: an
 unclaimed batch KeyPackage if the device has one (it is marked claimed and
 never handed out again), else its last-resort KeyPackage (which stays).
-Claims are refused when the target blocked the requester, or accepts only
+A plain claim covers the user's *person* devices only: an assistant device
+(`DeviceKind.ASSISTANT`) is handed out only to a claim naming it
+(``device_id``), so adding a person to a conversation never brings their
+assistant along. Claims are refused when the target blocked the requester, or accepts only
 contacts and the requester is not one, and are rate limited per requester.
 A claimed KeyPackage's row stays (without being handed out) until the
 retention sweep, so a later Add or Welcome naming its KeyPackageRef still
@@ -19,6 +22,7 @@ from sqlalchemy import and_, delete, exists, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from calpico.wire.accounts import DeviceKind
 from calpico.wire.common import ErrorCode
 from calpico.wire.directory import ClaimedKeyPackage, ContactPolicy
 
@@ -173,18 +177,22 @@ class DirectoryService:
             )
             return available, last.first() is not None
 
-    async def claim(self, principal: Principal, username: str) -> list[ClaimedKeyPackage]:
-        """One KeyPackage per active device of ``username`` (see the module docstring)."""
+    async def claim(self, principal: Principal, username: str, device_id: str | None = None) -> list[ClaimedKeyPackage]:
+        """One KeyPackage per active person device of ``username``, or of the one device named.
+
+        See the module docstring. Raises `NotFound` (no such user or device, no KeyPackages left).
+        """
         self._claims.take(principal.user_id)
         now = self._clock()
         async with self._engine.begin() as conn:
             target = await _user_id(conn, username)
             await may_contact(conn, target, principal.user_id)
+            which = devices.c.id == device_id if device_id is not None else devices.c.kind == DeviceKind.PERSON.value
             device_ids = (
                 (
                     await conn.execute(
                         select(devices.c.id)
-                        .where(devices.c.user_id == target, devices.c.revoked_at.is_(None))
+                        .where(devices.c.user_id == target, devices.c.revoked_at.is_(None), which)
                         .order_by(devices.c.created_at, devices.c.id)
                     )
                 )
@@ -192,10 +200,10 @@ class DirectoryService:
                 .all()
             )
             claimed: list[ClaimedKeyPackage] = []
-            for device_id in device_ids:
-                if device_id == principal.device_id:
+            for each in device_ids:
+                if each == principal.device_id:
                     continue
-                kp = await self._claim_one(conn, device_id, now)
+                kp = await self._claim_one(conn, each, now)
                 if kp is not None:
                     claimed.append(kp)
         if not claimed:
