@@ -142,6 +142,7 @@ class AssistantRuntime:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._loop: asyncio.Task[None] | None = None
         self.busy = 0  # replies in progress (for tests and `serve`'s status)
+        self._handling = False
 
     @property
     def owner(self) -> str:
@@ -176,14 +177,26 @@ class AssistantRuntime:
             await self.web.aclose()
         await self.client.close()
 
+    async def settled(self, timeout: float = 15.0) -> None:
+        """Wait until every event received so far is handled and no reply is in progress (tests, `serve`)."""
+        async with asyncio.timeout(timeout):
+            quiet = 0
+            while quiet < 3:
+                await asyncio.sleep(0.02)
+                idle = not self._events.pending_count() and not self._handling and not self.busy
+                quiet = quiet + 1 if idle else 0
+
     async def _run(self) -> None:
         async for event in self._events:
+            self._handling = True
             try:
                 await self._handle(event)
             except CalpicoError as exc:
                 log.warning("the assistant could not handle %s: %s", type(event).__name__, exc)
             except Exception:
                 log.exception("the assistant failed on %s", type(event).__name__)
+            finally:
+                self._handling = False
 
     def _spawn(self, coro: Any) -> None:
         async def run() -> None:

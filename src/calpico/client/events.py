@@ -342,6 +342,10 @@ class Subscription:
         assert isinstance(item, Event)
         return item
 
+    def pending_count(self) -> int:
+        """How many events wait to be read."""
+        return self._queue.qsize()
+
     def pending(self) -> list[Event]:
         """The events already waiting, without blocking."""
         out: list[Event] = []
