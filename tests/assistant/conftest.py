@@ -19,8 +19,8 @@ import pytest
 import pytest_asyncio
 
 from calpico.assistant import (
-    Assistants,
     AssistantRuntime,
+    Assistants,
     OpenAICompatibleProvider,
     ProviderSettings,
     RuntimeOptions,
@@ -53,8 +53,8 @@ class Helper:
 
 
 class Helpers:
-    def __init__(self, people: People, llm: FakeLLM, tmp: Path) -> None:
-        self.people = people
+    def __init__(self, crowd: People, llm: FakeLLM, tmp: Path) -> None:
+        self.people = crowd
         self.llm = llm
         self.tmp = tmp
         self.runtimes: list[AssistantRuntime] = []

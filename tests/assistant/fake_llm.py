@@ -198,7 +198,12 @@ def _chunks(body: dict[str, Any], reply: dict[str, Any]) -> list[dict[str, Any]]
     if "tool" in reply:
         args = json.dumps(reply["arguments"])
         half = len(args) // 2
-        head = {"index": 0, "id": "call_1", "type": "function", "function": {"name": reply["tool"], "arguments": args[:half]}}
+        head = {
+            "index": 0,
+            "id": "call_1",
+            "type": "function",
+            "function": {"name": reply["tool"], "arguments": args[:half]},
+        }
         tail = {"index": 0, "function": {"arguments": args[half:]}}
         for piece in (head, tail):
             out.append({**base, "choices": [{"index": 0, "delta": {"tool_calls": [piece]}, "finish_reason": None}]})
@@ -216,7 +221,11 @@ def _completion(body: dict[str, Any], reply: dict[str, Any]) -> dict[str, Any]:
     message: dict[str, Any] = {"role": "assistant", "content": reply.get("text")}
     if "tool" in reply:
         message["tool_calls"] = [
-            {"id": "call_1", "type": "function", "function": {"name": reply["tool"], "arguments": json.dumps(reply["arguments"])}}
+            {
+                "id": "call_1",
+                "type": "function",
+                "function": {"name": reply["tool"], "arguments": json.dumps(reply["arguments"])},
+            }
         ]
     return {
         "id": "chatcmpl-fake",

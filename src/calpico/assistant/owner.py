@@ -198,8 +198,17 @@ class Assistants:
         except ApprovalRequired:
             await self.chats.request_assistant(conversation_id, owned.signed_card.model_copy(update=_stamp()))
             return False
-        await self.configure(conversation_id, ref, mode=mode, instructions=instructions)
+        await self.chats.send(conversation_id, owned.signed_card.model_copy(update=_stamp()))  # shown at once
+        await self.configure(conversation_id, owned.device_id, mode=mode, instructions=instructions)
         return True
+
+    async def activate(
+        self, conversation_id: str, ref: str | None = None, *, mode: AssistantMode = AssistantMode.MENTION
+    ) -> None:
+        """After an admin approved it into a room: show its card there and switch it on (`configure`)."""
+        owned = await self.get(ref)
+        await self.chats.send(conversation_id, owned.signed_card.model_copy(update=_stamp()))
+        await self.configure(conversation_id, owned.device_id, mode=mode)
 
     async def remove(self, conversation_id: str, ref: str | None = None) -> bool:
         owned = await self.get(ref)

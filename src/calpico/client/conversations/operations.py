@@ -324,7 +324,10 @@ class Engine(EngineCore):
             return False
         check_admission(live, self.me, [identity], set(live.people()))
         claimed = await self.client.key_packages.claim(owner, device_id)
-        return await self.commit(conversation_id, _adding(tuple(c.key_package for c in claimed)))
+        if not await self.commit(conversation_id, _adding(tuple(c.key_package for c in claimed))):
+            return False
+        await self._introduce_room(conversation_id)  # it cannot read the room's name from before it joined
+        return True
 
     async def remove_assistant(self, conversation_id: str, device_id: str) -> bool:
         """Remove an assistant member: its owner, or an admin, may."""
