@@ -39,7 +39,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from calpico.client import Client, Conversations
+from calpico.client import AssistantMember, Client, Conversations
 from calpico.client.errors import CalpicoError
 from calpico.client.events import (
     AssistantCardChanged,
@@ -68,7 +68,7 @@ from calpico.wire.app import (
 from .errors import ProviderError, ToolError
 from .prompt import ContextLimits, build_prompt, judge_prompt, untrusted
 from .providers.base import NO_PROVIDER_NOTICE, PromptMessage, Provider, TextDelta, ToolCall, ToolSpec
-from .state import AssistantState, Memory
+from .state import AssistantState, Memory, RoomState
 from .tools import Tool, ToolBox, ToolContext, WebSearch
 
 __all__ = ["AssistantRuntime", "RuntimeOptions"]
@@ -93,6 +93,20 @@ class RuntimeOptions:
     confirm_ttl: float = 600.0
     images: bool = True
     max_tool_rounds: int = 3
+
+
+@dataclass(frozen=True, slots=True)
+class _View:
+    """What the runtime needs to know about one conversation, kept between messages.
+
+    Dropped whenever an event says membership, cards or settings changed, so
+    a mention costs one store read (the recent messages), not six.
+    """
+
+    conversation: Conversation
+    policy: AssistantPolicy
+    assistants: dict[str, AssistantMember]
+    people: tuple[str, ...]
 
 
 @dataclass(slots=True)
@@ -139,6 +153,8 @@ class AssistantRuntime:
         self._away: dict[str, collections.deque[float]] = collections.defaultdict(collections.deque)
         self._judged: dict[str, float] = {}
         self._pending: dict[str, _Pending] = {}
+        self._views: dict[str, _View] = {}
+        self._rooms: dict[str, RoomState] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._loop: asyncio.Task[None] | None = None
         self.busy = 0  # replies in progress (for tests and `serve`'s status)
@@ -216,7 +232,28 @@ class AssistantRuntime:
 
     # --- events -----------------------------------------------------------------------------------
 
+    async def _view(self, conversation_id: str) -> _View:
+        view = self._views.get(conversation_id)
+        if view is None:
+            conversation = await self.chats.get(conversation_id)
+            policy = (await self.chats.settings(conversation_id)).assistant_policy
+            assistants = {a.device_id: a for a in await self.chats.assistants(conversation_id)}
+            people = tuple(p.username for p in await self.chats.members(conversation_id) if p.device_ids)
+            view = self._views[conversation_id] = _View(conversation, policy, assistants, people)
+        return view
+
+    async def _room(self, conversation_id: str) -> RoomState:
+        room = self._rooms.get(conversation_id)
+        if room is None:
+            room = self._rooms[conversation_id] = await self.state.room(conversation_id)
+        return room
+
+    async def _update_room(self, conversation_id: str, **changes: Any) -> None:
+        self._rooms[conversation_id] = await self.state.update_room(conversation_id, **changes)
+
     async def _handle(self, event: Event) -> None:
+        if not isinstance(event, MessageReceived | ReactionChanged):
+            self._views.pop(getattr(event, "conversation_id", ""), None)  # membership, cards, settings: look again
         if isinstance(event, ConversationAdded):
             await self._joined(event.conversation.id, event.by)
         elif isinstance(event, InviteReceived):
@@ -240,7 +277,7 @@ class AssistantRuntime:
 
     async def _joined(self, conversation_id: str, by: str | None) -> None:
         if by == self.owner:
-            await self.state.update_room(conversation_id, active=True)
+            await self._update_room(conversation_id, active=True)
         await self._post_card(conversation_id)
 
     async def _post_card(self, conversation_id: str) -> None:
@@ -254,7 +291,8 @@ class AssistantRuntime:
         if message.sender_device == self.device_id:
             return
         content = decode_app_message(message.content)
-        helpers = {a.device_id for a in await self.chats.assistants(conversation_id)}
+        view = await self._view(conversation_id)
+        helpers = view.assistants
         from_owner = message.sender_user == self.owner and message.sender_device not in helpers
         if isinstance(content, AssistantSettings):
             if content.assistant_device == self.device_id and from_owner:
@@ -264,15 +302,15 @@ class AssistantRuntime:
             return  # other assistants never trigger it (no loops); only texts do
         if await self._answers_pending(conversation_id, message, content):
             return
-        conversation = await self.chats.get(conversation_id)
+        conversation = view.conversation
         if conversation.kind is ConversationKind.ASSISTANT:
             if from_owner:
                 self._spawn(self._respond(conversation_id, message, away=False))
             return
-        room = await self.state.room(conversation_id)
+        room = await self._room(conversation_id)
         if not room.active:
             return
-        policy = (await self.chats.settings(conversation_id)).assistant_policy
+        policy = view.policy
         if policy is AssistantPolicy.NONE:
             return
         mentioned = self._mentioned(content)
@@ -298,7 +336,7 @@ class AssistantRuntime:
             value = getattr(settings, name)
             if value is not None:
                 changes[name] = value
-        await self.state.update_room(conversation_id, **changes)
+        await self._update_room(conversation_id, **changes)
 
     def _mentioned(self, text: Text) -> bool:
         if any(m.device_id == self.device_id for m in text.mentions):
@@ -340,11 +378,12 @@ class AssistantRuntime:
             await self._respond(conversation_id, message, away=False)
 
     async def _context(self, conversation_id: str, trigger: Message, *, judge: bool = False) -> list[tuple[str, str]]:
-        conversation = await self.chats.get(conversation_id)
+        view = await self._view(conversation_id)
+        conversation = view.conversation
         messages = await self.chats.messages(conversation_id, limit=self.options.limits.max_messages)
-        assistants = {a.device_id: a for a in await self.chats.assistants(conversation_id)}
-        people = [p.username for p in await self.chats.members(conversation_id) if p.device_ids]
-        room = await self.state.room(conversation_id)
+        assistants = view.assistants
+        people = view.people
+        room = await self._room(conversation_id)
         private = conversation.kind is ConversationKind.ASSISTANT
         tools = self._tools.for_conversation(conversation)
         prompt = await build_prompt(
@@ -398,7 +437,7 @@ class AssistantRuntime:
         rounds: int,
     ) -> None:
         assert self.provider is not None
-        conversation = await self.chats.get(conversation_id)
+        conversation = (await self._view(conversation_id)).conversation
         tools = self._tools.for_conversation(conversation) if rounds < self.options.max_tool_rounds else {}
         specs: Sequence[ToolSpec] = [t.spec for t in tools.values()]
         try:
@@ -549,7 +588,7 @@ class AssistantRuntime:
         async with self._locks[pending.conversation_id]:
             prompt = list(pending.messages)
             if pending.call is not None:
-                conversation = await self.chats.get(pending.conversation_id)
+                conversation = (await self._view(pending.conversation_id)).conversation
                 tool = self._tools.for_conversation(conversation).get(pending.call.name)
                 if tool is None:
                     return

@@ -1,0 +1,323 @@
+"""Assistant latency: a mention sent → the first streamed token shown on another member's device, in a 20-member room.
+
+    .venv/bin/python benchmarks/assistant_latency.py [--members 20] [--mentions 20] [--ttft 0.1] [--all-live]
+
+Runs the real Calpico server in a thread (uvicorn on 127.0.0.1, SQLite in a
+temporary folder), a local OpenAI-compatible server in another thread
+(Starlette, server-sent events, ``--ttft`` seconds before its first token),
+and real SDK clients in this process: ``--members`` people in one room, plus
+Alice's assistant (its own device, `AssistantRuntime` with the standard
+`OpenAICompatibleProvider`, mention-only).
+
+For each of ``--mentions`` rounds, Bob mentions the assistant; Carol's
+device records when the assistant's first reply part (the first streamed
+token) arrives. The provider server records when each request came in and
+when its first token left. Printed per round and summarised:
+
+- end to end: Bob's ``send_text`` → Carol's `MessageReceived` of the first part;
+- the provider's own time to first token (request in → first token out);
+- Calpico's overhead = end to end − provider TTFT: Bob's send, the server,
+  the assistant's device (decrypt, decide, build the prompt from its store,
+  the HTTP request), then its reply's encryption, the server, Carol's device.
+  The issue's target is under 50 ms.
+
+By default only the three devices involved (Bob, the assistant, Carol) are
+live; the other members are in the room (the server queues everything for
+them, the group has all their leaves) but their devices are offline, as
+phones in pockets are. ``--all-live`` runs every member's client in this
+process too — then all of them decrypt every message on the same two cores,
+which measures this machine's contention more than Calpico.
+
+Figures only; nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import dataclasses
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from calpico.assistant import AssistantRuntime, Assistants, OpenAICompatibleProvider, ProviderSettings, RuntimeOptions
+from calpico.client import Account, Client, Conversations
+from calpico.client.events import AssistantCardChanged, ConversationAdded, Event, MessageReceived
+from calpico.client.keypackages import KeyPackagePolicy
+from calpico.client.store import Argon2Params, Passphrase
+from calpico.client.transport import RetryPolicy
+from calpico.wire.app import AssistantReply, InferenceLocation, Mention, decode_app_message
+
+FAST_KDF = Argon2Params(time_cost=1, memory_cost=8 * 1024, parallelism=1)
+KEY = Passphrase("bench", FAST_KDF)
+POLICY = KeyPackagePolicy(batch=4, low_water=2)
+RETRY = RetryPolicy(attempts=6, base_delay=0.05, max_delay=1.0)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def spawn(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    environment = {**os.environ, **(env or {}), "PYTHONPATH": src + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    return subprocess.Popen([sys.executable, *args], env=environment)
+
+
+def wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{url}: the process exited early")
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not come up")
+
+
+# --- the provider (its own process) ----------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Provider:
+    """A minimal OpenAI-compatible streaming endpoint that measures its own time to first token."""
+
+    ttft: float
+    ttfts: list[float] = dataclasses.field(default_factory=list)
+
+    async def chat(self, request: Request) -> Response:
+        arrived = time.perf_counter()
+        body = await request.json()
+        return StreamingResponse(self.stream(body, arrived), media_type="text/event-stream")
+
+    async def stats(self, request: Request) -> Response:
+        return JSONResponse({"ttfts": self.ttfts})
+
+    async def stream(self, body: dict[str, Any], arrived: float) -> AsyncIterator[bytes]:
+        await asyncio.sleep(self.ttft)
+        words = ["Sure", " —", " here", " is", " a", " plan", " for", " the", " trip."]
+        for i, word in enumerate(words):
+            delta = {"role": "assistant", "content": word} if i == 0 else {"content": word}
+            chunk = {"id": "x", "object": "chat.completion.chunk", "created": 1, "model": body.get("model", "m")}
+            chunk["choices"] = [{"index": 0, "delta": delta, "finish_reason": None}]
+            if i == 0:
+                self.ttfts.append(time.perf_counter() - arrived)
+            yield f"data: {json.dumps(chunk)}\n\n".encode()
+            await asyncio.sleep(0.01)
+        yield b"data: [DONE]\n\n"
+
+
+async def serve_provider(port: int, ttft: float) -> None:
+    provider = Provider(ttft)
+    app = Starlette(
+        routes=[
+            Route("/v1/chat/completions", provider.chat, methods=["POST"]),
+            Route("/stats", provider.stats, methods=["GET"]),
+        ]
+    )
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    await uvicorn.Server(config).serve()
+
+
+# --- the assistant (its own process) ----------------------------------------------------------------
+
+
+async def serve_assistant(path: str, llm_url: str) -> None:
+    client = await Client.open(path, KEY, retry=RETRY, key_package_policy=POLICY)
+    settings = ProviderSettings(base_url=llm_url, model="bench", inference=InferenceLocation.SELF_HOSTED)
+    runtime = AssistantRuntime(
+        client, provider=OpenAICompatibleProvider(settings), options=RuntimeOptions(update_interval=0.25)
+    )
+    await runtime.start()
+    await client.wait_connected(30)
+    print("assistant ready", flush=True)
+    await asyncio.Event().wait()
+
+
+@dataclasses.dataclass(eq=False)
+class Person:
+    client: Client
+    chats: Conversations
+    first_parts: dict[str, float] = dataclasses.field(default_factory=dict)  # reply-to id → first part seen
+    texts: dict[str, float] = dataclasses.field(default_factory=dict)  # text id → shown
+    added: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
+    carded: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
+    watcher: asyncio.Task[None] | None = None
+
+    def watch(self) -> None:
+        subscription = self.client.events()
+
+        async def run() -> None:
+            async for event in subscription:
+                self.seen(event)
+
+        self.watcher = asyncio.get_running_loop().create_task(run())
+
+    def seen(self, event: Event) -> None:
+        if isinstance(event, MessageReceived):
+            content = decode_app_message(event.message.content)
+            if isinstance(content, AssistantReply) and content.updates is None and content.reply_to:
+                self.first_parts.setdefault(content.reply_to, time.perf_counter())
+            else:
+                self.texts.setdefault(event.message.message_id, time.perf_counter())
+        elif isinstance(event, ConversationAdded):
+            self.added.set()
+        elif isinstance(event, AssistantCardChanged):
+            self.carded.set()
+
+
+async def make_people(url: str, tmp: Path, n: int) -> list[Person]:
+    out = []
+    for i in range(n):
+        name = f"m{i:03d}"
+        account = await Account.create(url, name, tmp / f"{name}.db", KEY, retry=RETRY, key_package_policy=POLICY)
+        client = Client(account, expiry_interval=0)
+        person = Person(client, Conversations(client))
+        person.watch()
+        out.append(person)
+    return out
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--members", type=int, default=20, help="people in the room (the assistant comes on top)")
+    parser.add_argument("--mentions", type=int, default=20)
+    parser.add_argument("--ttft", type=float, default=0.1, help="the provider's own time to first token (s)")
+    parser.add_argument(
+        "--all-live", action="store_true", help="run every member's client, not only the three involved"
+    )
+    parser.add_argument("--serve-provider", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    parser.add_argument("--serve-assistant", nargs=2, metavar=("STORE", "LLM_URL"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve_provider:
+        await serve_provider(args.serve_provider, args.ttft)
+        return
+    if args.serve_assistant:
+        await serve_assistant(*args.serve_assistant)
+        return
+    procs: list[subprocess.Popen[bytes]] = []
+    with tempfile.TemporaryDirectory() as tmp_dir:
+        tmp = Path(tmp_dir)
+        try:
+            port, llm_port = free_port(), free_port()
+            server = spawn(
+                "-c",
+                "from calpico.cli import main; main()",
+                "server",
+                "--port",
+                str(port),
+                "--data-dir",
+                str(tmp / "server"),
+                "--server-name",
+                "bench.calpico",
+                "--log-level",
+                "warning",
+            )
+            procs.append(server)
+            provider = spawn(__file__, "--serve-provider", str(llm_port), "--ttft", str(args.ttft))
+            procs.append(provider)
+            wait_http(f"http://127.0.0.1:{port}/healthz", server)
+            wait_http(f"http://127.0.0.1:{llm_port}/stats", provider)
+            await run(f"http://127.0.0.1:{port}", f"http://127.0.0.1:{llm_port}", tmp, procs, args)
+        finally:
+            for proc in procs:
+                proc.terminate()
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(10)
+
+
+async def run(url: str, llm: str, tmp: Path, procs: list[subprocess.Popen[bytes]], args: argparse.Namespace) -> None:
+    t0 = time.perf_counter()
+    everyone = await make_people(url, tmp, args.members)
+    alice, bob, carol = everyone[0], everyone[1], everyone[2]
+    live = everyone if args.all_live else [alice, bob, carol]
+    for person in live:
+        await person.client.start()
+    for other in everyone[1:]:
+        await other.client.contacts.accept(alice.client.username)
+    settings = ProviderSettings(base_url=llm + "/v1", model="bench", inference=InferenceLocation.SELF_HOSTED)
+    owner = Assistants(alice.chats)
+    made = await owner.create(
+        "Pico", path=tmp / "pico.db", key=KEY, provider=settings, retry=RETRY, key_package_policy=POLICY
+    )
+    await made.client.close()  # its own process opens its store
+    assistant = spawn(__file__, "--serve-assistant", str(tmp / "pico.db"), llm + "/v1", env={"PYTHONUNBUFFERED": "1"})
+    procs.append(assistant)
+    room = await alice.chats.create_room("bench", [p.client.username for p in everyone[1:]])
+    for person in (bob, carol):
+        async with asyncio.timeout(60):
+            await person.added.wait()
+    await owner.add(room.id)
+    async with asyncio.timeout(60):
+        await carol.carded.wait()
+    await asyncio.sleep(1.0)  # let the assistant's process take in the room and its settings
+    print(
+        f"assistant latency: {args.members} people + the assistant in one room "
+        f"({'all' if args.all_live else 'three'} devices live; server, provider and assistant in their own processes), "
+        f"{args.mentions} mentions, provider TTFT {args.ttft * 1e3:.0f} ms"
+    )
+    print(f"  setup (accounts, room, assistant) {time.perf_counter() - t0:.1f} s (not measured)")
+    hops = []
+    for i in range(args.mentions):  # the same path without an assistant: one ordinary message, Bob → Carol
+        start = time.perf_counter()
+        sent = await bob.chats.send_text(room.id, f"plain message {i}")
+        async with asyncio.timeout(30):
+            while sent.message_id not in carol.texts:
+                await asyncio.sleep(0.001)
+        hops.append(carol.texts[sent.message_id] - start)
+        await asyncio.sleep(0.2)
+    mention = [Mention(username=alice.client.username, device_id=made.owned.device_id)]
+    async with httpx.AsyncClient() as http:
+        totals = []
+        for i in range(args.mentions):
+            start = time.perf_counter()
+            sent = await bob.chats.send_text(room.id, f"@Pico idea {i} for the trip?", mentions=mention)
+            async with asyncio.timeout(30):
+                while sent.message_id not in carol.first_parts:
+                    await asyncio.sleep(0.001)
+            totals.append(carol.first_parts[sent.message_id] - start)
+            await asyncio.sleep(0.5)  # let the stream finish before the next round
+        ttfts = (await http.get(f"{llm}/stats")).json()["ttfts"][-args.mentions :]
+    overheads = sorted(t - f for t, f in zip(totals, ttfts, strict=True))
+    p95 = overheads[min(len(overheads) - 1, int(len(overheads) * 0.95))]
+    print(
+        f"  end to end (mention sent → first token on Carol's device): median {statistics.median(totals) * 1e3:.1f} ms"
+    )
+    print(f"  provider's own time to first token: median {statistics.median(ttfts) * 1e3:.1f} ms")
+    print(
+        f"  Calpico overhead (end to end − provider TTFT): median {statistics.median(overheads) * 1e3:.1f} ms, "
+        f"p95 {p95 * 1e3:.1f} ms, min {overheads[0] * 1e3:.1f} ms (target < 50 ms)"
+    )
+    hop = statistics.median(hops)
+    print(
+        f"  for scale: one ordinary message Bob → Carol (send → shown) median {hop * 1e3:.1f} ms; a mention needs two "
+        f"such hops, so the assistant's own share is about {(statistics.median(overheads) - 2 * hop) * 1e3:.1f} ms"
+    )
+    for person in everyone:
+        if person.watcher is not None:
+            person.watcher.cancel()
+        await person.client.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
