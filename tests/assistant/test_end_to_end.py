@@ -15,7 +15,6 @@ from calpico.client.events import (
     ConversationAdded,
     MessageEdited,
     MessageReceived,
-    MessageRequestReceived,
 )
 from calpico.client.store import Message
 from calpico.wire.app import AssistantReply, Mention, decode_app_message
@@ -88,8 +87,7 @@ async def test_three_people_two_assistants_and_an_away_reply(helpers: Helpers) -
 
     # Away: Pico answers Carol's DM to Alice on Alice's behalf, each reply labelled.
     dm = await carol.chats.start_dm(alice.name)
-    await alice.wait(MessageRequestReceived, lambda e: e.conversation_id == dm.id)
-    await alice.chats.accept(dm.id)
+    await alice.wait(ConversationAdded, lambda e: e.conversation.id == dm.id)  # Carol is a contact by now
     assert await pico.manager.add(dm.id)
     assert await pico.manager.set_away(None, True, "hiking until Sunday") == 1
     await carol.wait(AssistantCardChanged, lambda e: e.conversation_id == dm.id)
