@@ -21,7 +21,7 @@ from rich.table import Table
 
 import calpico
 
-from . import account_cmd, chat_cmd, contacts_cmd, conversations_cmd, demo_cmd, devices_cmd, listen_cmd
+from . import account_cmd, assistant_cmd, chat_cmd, contacts_cmd, conversations_cmd, demo_cmd, devices_cmd, listen_cmd
 from .common import GlobalOptions
 from .errors import EXIT_USAGE, UsageProblem
 from .output import current_output
@@ -50,6 +50,8 @@ app.add_typer(contacts_cmd.requests_app, name="requests")
 app.command()(contacts_cmd.block)
 app.command()(contacts_cmd.unblock)
 app.command()(contacts_cmd.verify)
+app.add_typer(assistant_cmd.assistant_app, name="assistant")
+app.command()(assistant_cmd.share)
 app.command()(devices_cmd.devices)
 app.add_typer(devices_cmd.device_app, name="device")
 app.add_typer(server_app, name="server")
