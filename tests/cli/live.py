@@ -53,7 +53,7 @@ class Lines:
         except queue.Empty:
             pass
 
-    def expect(self, needle: str | Callable[[str], bool], timeout: float = 30.0) -> str:
+    def expect(self, needle: str | Callable[[str], bool], timeout: float = 60.0) -> str:
         """Wait until the output (ANSI codes removed) contains ``needle`` or satisfies it."""
         check = needle if callable(needle) else (lambda text: needle in text)
         deadline = time.monotonic() + timeout
@@ -67,7 +67,7 @@ class Lines:
         self._drain(0)
         return [json.loads(line) for line in self.seen.splitlines() if line.startswith("{")]
 
-    def expect_json(self, match: Callable[[dict[str, Any]], bool], timeout: float = 30.0) -> dict[str, Any]:
+    def expect_json(self, match: Callable[[dict[str, Any]], bool], timeout: float = 60.0) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while True:
             for obj in self.json_lines():
@@ -99,7 +99,7 @@ class Piped:
     def interrupt(self) -> None:
         self.proc.send_signal(signal.SIGINT)
 
-    def wait(self, timeout: float = 30.0) -> int:
+    def wait(self, timeout: float = 60.0) -> int:
         return self.proc.wait(timeout)
 
     def kill(self) -> None:
@@ -137,7 +137,7 @@ class OnTerminal:
     def type(self, text: str) -> None:
         os.write(self.master, text.encode())
 
-    def wait(self, timeout: float = 30.0) -> int:
+    def wait(self, timeout: float = 60.0) -> int:
         return self.proc.wait(timeout)
 
     def kill(self) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 from .conftest import Cli
 
 
-def eventually(check: Callable[[], Any], what: str, timeout: float = 30.0) -> Any:
+def eventually(check: Callable[[], Any], what: str, timeout: float = 60.0) -> Any:
     """Repeat ``check`` (a command that catches up each time) until it returns something truthy."""
     deadline = time.monotonic() + timeout
     while True:

@@ -40,13 +40,17 @@ def test_linking_a_second_device_with_a_one_time_code(cli: Cli) -> None:
             "device", "link", "--code", offer["code"], "--server", cli.server_url, "--key", "file",
             "--device-name", "laptop", "--profile", "laptop",
         )  # fmt: skip
-        assert linked["username"] == alice and linked["conversations"] == 1  # it waited for the Welcome
+        assert linked["username"] == alice
         done = existing.out.expect_json(lambda e: e.get("event") == "device_linked")
         assert done["device_id"] == linked["device_id"]
         assert existing.wait() == 0
     finally:
         existing.kill()
 
+    # It waited for its conversations (a few quiet seconds); under heavy load one may still be on its way.
+    assert linked["conversations"] == 1 or eventually(
+        lambda: len(cli.json("rooms", "--profile", "laptop")["conversations"]) == 1, "the laptop joining the DM"
+    )
     devices = cli.json("devices", "--profile", "laptop")["devices"]
     assert len(devices) == 2
     assert [d["name"] for d in devices if d["this_device"]] == ["laptop"]
