@@ -21,14 +21,17 @@ from calpico.wire.app import (
     AssistantMode,
     AssistantPolicy,
     AssistantReply,
+    Attachment,
     Checklist,
     Mention,
     Poll,
+    SharedChat,
     decode_app_message,
 )
 
 from ..client.conversations.conftest import Device
 from .conftest import Helper, Helpers, marked
+from .fake_llm import PNG
 
 
 def _reply(message: Message) -> AssistantReply | None:
@@ -271,3 +274,65 @@ async def test_without_a_provider_it_says_so_and_never_pretends(helpers: Helpers
     reply = await final_reply(bob, room.id)
     assert reply.body == NO_PROVIDER_NOTICE and "--base-url" in reply.body
     assert helpers.llm.requests == []
+
+
+async def test_images_arrive_as_encrypted_attachments(helpers: Helpers) -> None:
+    bob = await helpers.people.person("bob")
+    _, pico, room = await room_with(helpers, bob)
+    await bob.chats.send_text(room, marked("@Pico draw a red tent by a lake"))
+    await final_reply(bob, room, "Done.")
+    [image] = [
+        e.message for e in bob.events(MessageReceived) if isinstance(decode_app_message(e.message.content), Attachment)
+    ]
+    assert image.sender_device == pico.device_id
+    shared = decode_app_message(image.content)
+    assert isinstance(shared, Attachment) and shared.caption == "AI-generated image: a red tent by a lake"
+    assert await bob.chats.download(room, image.message_id) == PNG
+    assert [r.body["prompt"] for r in helpers.llm.requests if r.path == "/v1/images/generations"] == [
+        "a red tent by a lake"
+    ]
+
+
+async def test_a_shared_chat_is_continued_with_ones_own_assistant(helpers: Helpers) -> None:
+    bob = await helpers.people.person("bob")
+    alice, pico, room = await room_with(helpers, bob)
+    chat = (await pico.manager.get()).chat_id
+    await alice.chats.send_text(chat, marked("ideas for a picnic by the lake"))
+    await final_reply(alice, chat)
+    shared = await pico.manager.share(room, title="picnic")
+    received = await bob.wait(
+        MessageReceived,
+        lambda e: e.conversation_id == room and isinstance(decode_app_message(e.message.content), SharedChat),
+    )
+    nova, bobs_chat = await helpers.assistant(bob, "Nova")
+    assert await nova.manager.continue_shared(room, received.message.message_id) == bobs_chat
+    await bob.chats.send_text(bobs_chat, marked("what would you add to this?"))
+    await final_reply(bob, bobs_chat)
+    prompt = helpers.llm.chats()[-1]
+    assert "You are Nova" in prompt.system
+    assert f'<untrusted source="transcript shared by {bob.name}">' in prompt.text
+    assert shared.entries[0].body in prompt.text
+
+
+async def test_a_third_party_provider_is_asked_only_after_confirmation_when_the_owner_wants(helpers: Helpers) -> None:
+    from calpico.assistant import RuntimeOptions
+    from calpico.wire.app import InferenceLocation
+
+    alice, bob = await helpers.people.person("alice"), await helpers.people.person("bob")
+    options = RuntimeOptions(confirm_provider=True, update_interval=0.05)
+    pico, _ = await helpers.assistant(alice, "Pico", inference=InferenceLocation.THIRD_PARTY, options=options)
+    room = await alice.chats.create_room("careful", [bob.name])
+    await pico.manager.add(room.id)
+    await bob.wait(AssistantCardChanged, lambda e: e.conversation_id == room.id and e.card.inference == "third_party")
+    await bob.chats.send_text(room.id, marked("@Pico summarise our plan"))
+    question = await final_reply(bob, room.id, "third party")
+    assert "llm.test" in question.body
+    await pico.runtime.settled()
+    assert helpers.llm.chats(judge=None) == []
+    asked = next(
+        m for m in await bob.chats.messages(room.id) if (r := _reply(m)) is not None and r.body == question.body
+    )
+    await bob.chats.react(room.id, asked.message_id, "👍")
+    await final_reply(bob, room.id, "Here is my answer")
+    [prompt] = helpers.llm.chats()
+    assert "summarise our plan" in prompt.text
