@@ -130,12 +130,14 @@ class Conversations:
         lets them answer only when mentioned, ``auto`` also on their own;
         ``assistant_approval``: an assistant joins only when an admin adds it.
         """
-        conversation = await self._engine.create_room(
-            name, list(members), topic=topic, admins=list(admins), assistant_policy=assistant_policy
+        return await self._engine.create_room(
+            name,
+            list(members),
+            topic=topic,
+            admins=list(admins),
+            assistant_policy=assistant_policy,
+            assistant_approval=assistant_approval,
         )
-        if assistant_approval:
-            await self.set_assistant_approval(conversation.id, True)
-        return conversation
 
     async def invite(self, conversation_id: str, username: str) -> None:
         """Add every device of ``username`` to a room (admins only)."""

@@ -158,10 +158,22 @@ class Engine(EngineCore):
         return await self.create(settings, [username])
 
     async def create_room(
-        self, name: str, members: list[str], *, topic: str, admins: list[str], assistant_policy: AssistantPolicy
+        self,
+        name: str,
+        members: list[str],
+        *,
+        topic: str,
+        admins: list[str],
+        assistant_policy: AssistantPolicy,
+        assistant_approval: bool = False,
     ) -> Conversation:
         settings = RoomSettings(
-            kind="room", name=name, topic=topic, admins=(self.me, *admins), assistant_policy=assistant_policy
+            kind="room",
+            name=name,
+            topic=topic,
+            admins=(self.me, *admins),
+            assistant_policy=assistant_policy,
+            assistant_approval=assistant_approval,
         )
         return await self.create(settings, members)
 
