@@ -142,16 +142,48 @@ async def serve_provider(port: int, ttft: float) -> None:
 # --- the assistant (its own process) ----------------------------------------------------------------
 
 
-async def serve_assistant(path: str, llm_url: str) -> None:
+class Traced(OpenAICompatibleProvider):
+    """The standard provider, noting when a request starts and its first token arrives (for the breakdown)."""
+
+    def __init__(self, settings: ProviderSettings, marks: dict[str, float]) -> None:
+        super().__init__(settings)
+        self.marks = marks
+
+    async def stream(self, messages: Any, tools: Any = ()) -> AsyncIterator[Any]:
+        self.marks["request"] = time.perf_counter()
+        first = True
+        async for item in super().stream(messages, tools):
+            if first:
+                self.marks["first_token"] = time.perf_counter()
+                first = False
+            yield item
+
+
+async def serve_assistant(path: str, llm_url: str, trace: str) -> None:
     client = await Client.open(path, KEY, retry=RETRY, key_package_policy=POLICY)
     settings = ProviderSettings(base_url=llm_url, model="bench", inference=InferenceLocation.SELF_HOSTED)
-    runtime = AssistantRuntime(
-        client, provider=OpenAICompatibleProvider(settings), options=RuntimeOptions(update_interval=0.25)
-    )
+    marks: dict[str, float] = {}
+    runtime = AssistantRuntime(client, provider=Traced(settings, marks), options=RuntimeOptions(update_interval=0.25))
+    events = client.events()
+
+    async def watch() -> None:  # perf_counter is CLOCK_MONOTONIC: comparable between processes on Linux
+        async for event in events:
+            if isinstance(event, MessageReceived):
+                content = decode_app_message(event.message.content)
+                if isinstance(content, AssistantReply) and content.updates is None and content.reply_to:
+                    entry = {"mention": content.reply_to, "stored_first_part": time.perf_counter(), **marks}
+                    with open(trace, "a") as out:
+                        out.write(json.dumps(entry) + "\n")
+                elif not isinstance(content, AssistantReply):
+                    marks.clear()
+                    marks["received"] = time.perf_counter()
+
+    watcher = asyncio.get_running_loop().create_task(watch())
     await runtime.start()
     await client.wait_connected(30)
     print("assistant ready", flush=True)
     await asyncio.Event().wait()
+    watcher.cancel()
 
 
 @dataclasses.dataclass(eq=False)
@@ -207,7 +239,7 @@ async def main() -> None:
         "--all-live", action="store_true", help="run every member's client, not only the three involved"
     )
     parser.add_argument("--serve-provider", type=int, metavar="PORT", help=argparse.SUPPRESS)
-    parser.add_argument("--serve-assistant", nargs=2, metavar=("STORE", "LLM_URL"), help=argparse.SUPPRESS)
+    parser.add_argument("--serve-assistant", nargs=3, metavar=("STORE", "LLM_URL", "TRACE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_provider:
         await serve_provider(args.serve_provider, args.ttft)
@@ -261,7 +293,10 @@ async def run(url: str, llm: str, tmp: Path, procs: list[subprocess.Popen[bytes]
         "Pico", path=tmp / "pico.db", key=KEY, provider=settings, retry=RETRY, key_package_policy=POLICY
     )
     await made.client.close()  # its own process opens its store
-    assistant = spawn(__file__, "--serve-assistant", str(tmp / "pico.db"), llm + "/v1", env={"PYTHONUNBUFFERED": "1"})
+    trace = tmp / "trace.jsonl"
+    assistant = spawn(
+        __file__, "--serve-assistant", str(tmp / "pico.db"), llm + "/v1", str(trace), env={"PYTHONUNBUFFERED": "1"}
+    )
     procs.append(assistant)
     room = await alice.chats.create_room("bench", [p.client.username for p in everyone[1:]])
     for person in (bob, carol):
@@ -288,7 +323,7 @@ async def run(url: str, llm: str, tmp: Path, procs: list[subprocess.Popen[bytes]
         await asyncio.sleep(0.2)
     mention = [Mention(username=alice.client.username, device_id=made.owned.device_id)]
     async with httpx.AsyncClient() as http:
-        totals = []
+        totals, starts = [], {}
         for i in range(args.mentions):
             start = time.perf_counter()
             sent = await bob.chats.send_text(room.id, f"@Pico idea {i} for the trip?", mentions=mention)
@@ -296,6 +331,7 @@ async def run(url: str, llm: str, tmp: Path, procs: list[subprocess.Popen[bytes]
                 while sent.message_id not in carol.first_parts:
                     await asyncio.sleep(0.001)
             totals.append(carol.first_parts[sent.message_id] - start)
+            starts[sent.message_id] = (start, carol.first_parts[sent.message_id])
             await asyncio.sleep(0.5)  # let the stream finish before the next round
         ttfts = (await http.get(f"{llm}/stats")).json()["ttfts"][-args.mentions :]
     overheads = sorted(t - f for t, f in zip(totals, ttfts, strict=True))
@@ -308,6 +344,22 @@ async def run(url: str, llm: str, tmp: Path, procs: list[subprocess.Popen[bytes]
         f"  Calpico overhead (end to end − provider TTFT): median {statistics.median(overheads) * 1e3:.1f} ms, "
         f"p95 {p95 * 1e3:.1f} ms, min {overheads[0] * 1e3:.1f} ms (target < 50 ms)"
     )
+    steps: dict[str, list[float]] = {}
+    for line in trace.read_text().splitlines():
+        entry = json.loads(line)
+        if entry["mention"] not in starts or "first_token" not in entry:
+            continue
+        sent_at, shown_at = starts[entry["mention"]]
+        for name, value in (
+            ("Bob's send → the assistant has the mention", entry["received"] - sent_at),
+            ("the assistant decides and builds the prompt → request", entry["request"] - entry["received"]),
+            ("request → first token at the assistant (provider TTFT + HTTP)", entry["first_token"] - entry["request"]),
+            ("first token → first part encrypted and stored", entry["stored_first_part"] - entry["first_token"]),
+            ("first part stored → shown on Carol's device", shown_at - entry["stored_first_part"]),
+        ):
+            steps.setdefault(name, []).append(value)
+    for name, values in steps.items():
+        print(f"    {name}: median {statistics.median(values) * 1e3:.1f} ms")
     hop = statistics.median(hops)
     print(
         f"  for scale: one ordinary message Bob → Carol (send → shown) median {hop * 1e3:.1f} ms; a mention needs two "
