@@ -37,6 +37,7 @@ from .codec import (
     VLBytes,
     When,
     encode_varint,
+    memo,
     read_opaque,
     wire,
 )
@@ -177,6 +178,7 @@ class FramedContent(Struct):
     application_data: Annotated[VLBytes | None, When("content_type", ContentType.application)] = None
     proposal: Annotated[Proposal | None, When("content_type", ContentType.proposal)] = None
     commit: Annotated[Commit | None, When("content_type", ContentType.commit)] = None
+    _wire_bytes: bytes | None = memo()
 
     @classmethod
     def of(

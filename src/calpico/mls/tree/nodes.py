@@ -29,6 +29,7 @@ from ..codec import (
     VLBytes,
     When,
     encode_varint,
+    memo,
     read_opaque,
     read_uint,
     read_varint,
@@ -160,6 +161,7 @@ class LeafNode(Struct):
     parent_hash: Annotated[VLBytes | None, When("leaf_node_source", LeafNodeSource.commit)]
     extensions: Vec[Extension]
     signature: VLBytes
+    _wire_bytes: bytes | None = memo()
 
     def tbs(self, group_id: bytes | None = None, leaf_index: int | None = None) -> LeafNodeTBS:
         """The signed part of this leaf; ``group_id`` and ``leaf_index`` are
