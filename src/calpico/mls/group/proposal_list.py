@@ -187,10 +187,11 @@ def apply_proposals(
     ``committer`` is the commit's sender: a member, or ``new_member_commit``
     for an external commit (whose own leaf is placed later, by its path).
     ``prevalidated`` lists positions in ``items`` whose signatures were
-    already checked when the proposal was received (KeyPackages are verified
-    once). Raises `ProtocolError` / `VerificationError` naming the rule.
+    already checked when the proposal was received (KeyPackages and leaves
+    are verified once). Raises `ProtocolError` / `VerificationError` naming the rule.
     """
     suite, context = state.suite, state.context
+    prevalidated = prevalidated if isinstance(prevalidated, range) else frozenset(prevalidated)
     external = committer.sender_type == SenderType.new_member_commit
     committer_leaf = committer.leaf_index if committer.sender_type == SenderType.member else None
     types = [item.proposal.proposal_type for item in items]
@@ -249,7 +250,7 @@ def apply_proposals(
     tree = state.tree.copy()
     result = AppliedProposals(tree, extensions, extensions_changed=gce is not None)
 
-    for item in items:
+    for position, item in enumerate(items):
         body = item.proposal.body
         if isinstance(body, Update):
             leaf_index = item.sender.leaf_index
@@ -266,6 +267,7 @@ def apply_proposals(
                 replacing=leaf_index,
                 clock=None,
                 required_capabilities=rc,
+                verify_signature=position not in prevalidated,
             )
             _check_replacement(credentials, old, body.leaf_node)
             tree.update_leaf(leaf_index, body.leaf_node)
@@ -285,11 +287,17 @@ def apply_proposals(
             new_leaf = kp.leaf_node
             if tree.leaf_index_of_signature_key(new_leaf.signature_key) is not None:
                 raise ProtocolError("an Add for a client already in the group", section="12.2")
-            ref = verify_key_package(suite, kp, context) if position not in prevalidated else None
+            checked = position in prevalidated  # its signatures verified when it was received
+            ref = None if checked else verify_key_package(suite, kp, context)
             validate_leaf_in_tree(
-                tree, new_leaf, source=LeafNodeSource.key_package, clock=clock, required_capabilities=rc
+                tree,
+                new_leaf,
+                source=LeafNodeSource.key_package,
+                clock=clock,
+                required_capabilities=rc,
+                verify_signature=not checked,
             )
-            if position not in prevalidated:
+            if not checked:
                 credentials.validate(new_leaf.credential, new_leaf.signature_key)
             index = tree.add_leaf(new_leaf)
             result.added.append((index, new_leaf, kp, item.sender))
