@@ -369,7 +369,19 @@ def _decode_kind(g: _Gen, tp: Any, target: str, end: str, where: str, indent: in
             g.emit(indent, f"if {target} is None: raise DecodeError({w} + ': unknown value %d' % {raw})")
         return
     if isinstance(marker, _VarBytes):
-        g.emit(indent, f"{target}, pos = read_opaque(data, pos, {end}, {w})")
+        # read_opaque, inlined for the common one-byte length (§2.1.2).
+        n, stop = g.fresh("n"), g.fresh("stop")
+        g.emit(indent, f"if pos < {end} and data[pos] < 0x40:")
+        g.emit(indent + 1, f"{n} = data[pos]; pos += 1")
+        g.emit(indent, "else:")
+        g.emit(indent + 1, f"{n}, pos = read_varint(data, pos, {end}, {w})")
+        g.emit(indent, f"{stop} = pos + {n}")
+        g.emit(
+            indent,
+            f"if {stop} > {end}: raise DecodeError({w} + ': length %d runs past the end of the data' % {n}, "
+            "section='2.1.2')",
+        )
+        g.emit(indent, f"{target} = data[pos:{stop}]; pos = {stop}")
         return
     if isinstance(marker, Fixed):
         g.emit(
@@ -424,7 +436,11 @@ def _encode_kind(g: _Gen, tp: Any, value: str, out: str, where: str, indent: int
             g.emit(indent, f"{out} += {value}.to_bytes({marker.size}, 'big')")
         return
     if isinstance(marker, _VarBytes):
-        g.emit(indent, f"{out} += encode_varint(len({value})); {out} += {value}")
+        n = g.fresh("n")
+        g.emit(indent, f"{n} = len({value})")
+        g.emit(indent, f"if {n} < 0x40: {out}.append({n})")
+        g.emit(indent, f"else: {out} += encode_varint({n})")
+        g.emit(indent, f"{out} += {value}")
         return
     if isinstance(marker, Fixed):
         g.emit(indent, f"if len({value}) != {marker.size}: raise EncodeError({w} + ': must be {marker.size} bytes')")
