@@ -32,7 +32,8 @@ a `Struct` subclass       that struct, inline
                           exactly when the earlier field ``tag`` equals ``v``
 ========================  ===================================================
 
-Decoding never raises anything but `DecodeError`: lengths are checked before
+Decoding never raises anything but `DecodeError`, naming its section (§2.1;
+§2.1.1 for optional values, §2.1.2 for lengths): lengths are checked before
 every read, variable-length integers must be minimal and must not use the
 reserved ``11`` prefix (§2.1.2), optional flags must be 0 or 1, and a
 top-level decode must consume its whole input. Decoding is linear in the
@@ -170,7 +171,7 @@ def read_uint(data: bytes, pos: int, end: int, size: int, where: str = "integer"
     """Read a big-endian unsigned integer of ``size`` bytes."""
     stop = pos + size
     if stop > end:
-        raise DecodeError(f"{where}: data ends inside a {size}-byte integer")
+        raise DecodeError(f"{where}: data ends inside a {size}-byte integer", section="2.1")
     return int.from_bytes(data[pos:stop], "big"), stop
 
 
@@ -284,7 +285,7 @@ class Struct:
             data = bytes(data)
         obj, pos = cls._wire_decode(data, 0, len(data))
         if pos != len(data):
-            raise DecodeError(f"{cls.__name__}: {len(data) - pos} trailing bytes")
+            raise DecodeError(f"{cls.__name__}: {len(data) - pos} trailing bytes", section="2.1")
         return obj
 
     @classmethod
@@ -356,17 +357,20 @@ def _decode_kind(g: _Gen, tp: Any, target: str, end: str, where: str, indent: in
     if isinstance(marker, (Uint, EnumOf)):
         size = marker.size
         if size == 1:
-            g.emit(indent, f"if pos >= {end}: raise DecodeError({w} + ': data ends inside an integer')")
+            g.emit(indent, f"if pos >= {end}: raise DecodeError({w} + ': data ends inside an integer', section='2.1')")
             g.emit(indent, f"{target} = data[pos]; pos += 1")
         else:
-            g.emit(indent, f"if pos + {size} > {end}: raise DecodeError({w} + ': data ends inside an integer')")
+            g.emit(
+                indent,
+                f"if pos + {size} > {end}: raise DecodeError({w} + ': data ends inside an integer', section='2.1')",
+            )
             g.emit(indent, f"{target} = int.from_bytes(data[pos:pos + {size}], 'big'); pos += {size}")
         if isinstance(marker, EnumOf):
             # Decode to the enum member; an unknown value is a decode error.
             members = g.const({int(m): m for m in base}, "members")
             raw = g.fresh("raw")
             g.emit(indent, f"{raw} = {target}; {target} = {members}.get({raw})")
-            g.emit(indent, f"if {target} is None: raise DecodeError({w} + ': unknown value %d' % {raw})")
+            g.emit(indent, f"if {target} is None: raise DecodeError({w} + ': unknown value %d' % {raw}, section='2.1')")
         return
     if isinstance(marker, _VarBytes):
         # read_opaque, inlined for the common one-byte length (§2.1.2).
@@ -385,7 +389,9 @@ def _decode_kind(g: _Gen, tp: Any, target: str, end: str, where: str, indent: in
         return
     if isinstance(marker, Fixed):
         g.emit(
-            indent, f"if pos + {marker.size} > {end}: raise DecodeError({w} + ': data ends inside a fixed-size field')"
+            indent,
+            f"if pos + {marker.size} > {end}: "
+            f"raise DecodeError({w} + ': data ends inside a fixed-size field', section='2.1')",
         )
         g.emit(indent, f"{target} = data[pos:pos + {marker.size}]; pos += {marker.size}")
         return
@@ -398,7 +404,10 @@ def _decode_kind(g: _Gen, tp: Any, target: str, end: str, where: str, indent: in
         n, stop, items, item = g.fresh("n"), g.fresh("end"), g.fresh("items"), g.fresh("x")
         g.emit(indent, f"{n}, pos = read_varint(data, pos, {end}, {w})")
         g.emit(indent, f"{stop} = pos + {n}")
-        g.emit(indent, f"if {stop} > {end}: raise DecodeError({w} + ': vector runs past the end of the data')")
+        g.emit(
+            indent,
+            f"if {stop} > {end}: raise DecodeError({w} + ': vector runs past the end of the data', section='2.1.2')",
+        )
         g.emit(indent, f"{items} = []")
         g.emit(indent, f"while pos < {stop}:")
         _decode_kind(g, elem, item, stop, where + "[]", indent + 1)
@@ -407,14 +416,16 @@ def _decode_kind(g: _Gen, tp: Any, target: str, end: str, where: str, indent: in
         return
     if isinstance(marker, _Optional):
         inner = _strip_none(base)
-        g.emit(indent, f"if pos >= {end}: raise DecodeError({w} + ': data ends before the presence flag')")
+        g.emit(
+            indent, f"if pos >= {end}: raise DecodeError({w} + ': data ends before the presence flag', section='2.1.1')"
+        )
         g.emit(indent, "_flag = data[pos]; pos += 1")
         g.emit(indent, "if _flag == 1:")
         _decode_kind(g, inner, target, end, where, indent + 1)
         g.emit(indent, "elif _flag == 0:")
         g.emit(indent + 1, f"{target} = None")
         g.emit(indent, "else:")
-        g.emit(indent + 1, f"raise DecodeError({w} + ': presence flag must be 0 or 1')")
+        g.emit(indent + 1, f"raise DecodeError({w} + ': presence flag must be 0 or 1', section='2.1.1')")
         return
     base = _strip_none(base)
     if isinstance(base, type) and issubclass(base, Struct):

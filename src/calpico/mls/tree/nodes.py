@@ -276,7 +276,7 @@ class LeafNodeTBS(Struct):
         try:
             source = LeafNodeSource(raw)
         except ValueError:
-            raise DecodeError(f"LeafNodeTBS.leaf_node_source: unknown value {raw}") from None
+            raise DecodeError(f"LeafNodeTBS.leaf_node_source: unknown value {raw}", section="7.2") from None
         lifetime: Lifetime | None = None
         parent_hash: bytes | None = None
         if source == LeafNodeSource.key_package:
@@ -286,7 +286,7 @@ class LeafNodeTBS(Struct):
         n, pos = read_varint(data, pos, end, "LeafNodeTBS.extensions")
         stop = pos + n
         if stop > end:
-            raise DecodeError("LeafNodeTBS.extensions: vector runs past the end of the data")
+            raise DecodeError("LeafNodeTBS.extensions: vector runs past the end of the data", section="2.1.2")
         extensions = []
         while pos < stop:
             ext, pos = Extension._wire_decode(data, pos, stop)
