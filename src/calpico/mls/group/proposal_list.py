@@ -49,7 +49,14 @@ from .config import CredentialValidator, ProposalInContext
 from .key_packages import verify_key_package
 from .state import EpochState
 
-__all__ = ["PATH_REQUIRED", "AppliedProposals", "apply_proposals", "check_proposal", "required_capabilities"]
+__all__ = [
+    "PATH_REQUIRED",
+    "AppliedProposals",
+    "apply_proposals",
+    "check_group_context_extensions",
+    "check_proposal",
+    "required_capabilities",
+]
 
 PATH_REQUIRED = frozenset(
     (ProposalType.update, ProposalType.remove, ProposalType.external_init, ProposalType.group_context_extensions)
@@ -304,7 +311,7 @@ def apply_proposals(
             if ref is not None:
                 result.key_package_refs[index] = ref
     if gce is not None:
-        _check_group_context_extensions(tree, extensions, rc, credentials)
+        check_group_context_extensions(tree, extensions, rc, credentials)
     for item in items:
         body = item.proposal.body
         if isinstance(body, PreSharedKey):
@@ -320,7 +327,7 @@ def apply_proposals(
     return result
 
 
-def _check_group_context_extensions(
+def check_group_context_extensions(
     tree: RatchetTree,
     extensions: tuple[Extension, ...],
     rc: RequiredCapabilities | None,
