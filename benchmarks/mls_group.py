@@ -38,8 +38,9 @@ conversions (e.g. the roster update of 999 SigningIdentity objects after a
 1,000-member add), which an application using it pays as well.
 
 Fairness: both sides do the same operations on groups of the same shape.
-Each round builds a fresh group on each side (same N), adds everyone in one
-commit (no path: the tree's parents are blank), lets 2m members join from the
+Each round makes N-1 fresh KeyPackages per side and adds them all in one
+commit (no path: the tree's parents are blank) to a new group a few times
+(one sample each; small groups get more), lets 2m members join from the last
 Welcome, sends application messages from the creator to a joiner, then m of
 the joiners each commit with a path (so every commit encrypts to ~N-1 leaves,
 the worst case, the same in every sample) and the other m each process one of
@@ -261,17 +262,20 @@ class Runner:
             self.samples.add(self.sides[i].name, operation, elapsed / per, elapsed_cpu / per)
         return results
 
-    def round(self, n_members: int, pairs: int, messages: int, batch: int) -> None:
-        """One fresh group per side: add all, 2 x ``pairs`` joins, messages, ``pairs`` commits and processings."""
+    def round(self, n_members: int, p: Plan) -> None:
+        """Fresh groups per side: ``p.adds`` x add all (the last group goes on), 2 x ``p.pairs`` joins,
+        messages, ``p.pairs`` commits and processings."""
+        pairs, messages, batch = p.pairs, p.messages, p.batch
         members = [[side.member(b"member %d" % i) for i in range(n_members - 1)] for side in self.sides]
-        creators = [side.create() for side in self.sides]
-        welcomes = self.step(
-            "add all",
-            [
-                (lambda s=side, c=creator, m=ms: s.add_all(c, m))
-                for side, creator, ms in zip(self.sides, creators, members, strict=True)
-            ],
-        )
+        for _ in range(p.adds):  # the same KeyPackages, added to a new group each time
+            creators = [side.create() for side in self.sides]
+            welcomes = self.step(
+                "add all",
+                [
+                    (lambda s=side, c=creator, m=ms: s.add_all(c, m))
+                    for side, creator, ms in zip(self.sides, creators, members, strict=True)
+                ],
+            )
         for side, creator, welcome in zip(self.sides, creators, welcomes, strict=True):
             side.record_sizes(creator, welcome)
         joiners = [ms[: 2 * pairs] for ms in members]
@@ -322,21 +326,25 @@ class Runner:
 
 @dataclass(frozen=True, slots=True)
 class Plan:
+    """Per round: ``adds`` add-alls, ``2 * pairs`` joins, ``pairs`` commits and processings, and
+    ``messages`` application messages timed in batches of ``batch``."""
+
     rounds: int
+    adds: int
     pairs: int
     messages: int
     batch: int
 
 
 def plan(n_members: int, quick: bool) -> Plan:
-    """How many samples per size: more rounds for small groups, where each is cheap."""
+    """How many samples per size: more for small groups, where each is cheap and noise weighs most."""
     if n_members <= 10:
-        return Plan(2 if quick else 7, 2 if quick else 4, 100 if quick else 200, 25)
+        return Plan(3, 3, 2, 100, 25) if quick else Plan(10, 6, 4, 200, 25)
     if n_members <= 100:
-        return Plan(2 if quick else 5, 2 if quick else 3, 100 if quick else 200, 25)
+        return Plan(2, 1, 2, 100, 25) if quick else Plan(5, 3, 3, 200, 25)
     if n_members <= 1000:
-        return Plan(1 if quick else 3, 1 if quick else 2, 100 if quick else 200, 25)
-    return Plan(1, 1, 100, 25)
+        return Plan(1, 1, 1, 100, 25) if quick else Plan(3, 2, 2, 200, 25)
+    return Plan(1, 1, 1, 100, 25)
 
 
 # --- printing ----------------------------------------------------------------------------
@@ -405,7 +413,7 @@ def run(sides: list[Any], n_members: int, quick: bool) -> Samples:
     runner = Runner(sides, samples)
     p = plan(n_members, quick)
     for _ in range(p.rounds):
-        runner.round(n_members, p.pairs, p.messages, p.batch)
+        runner.round(n_members, p)
     return samples
 
 
