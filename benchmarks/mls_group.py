@@ -341,7 +341,7 @@ def plan(n_members: int, quick: bool) -> Plan:
     if n_members <= 10:
         return Plan(3, 3, 2, 100, 25) if quick else Plan(10, 6, 4, 200, 25)
     if n_members <= 100:
-        return Plan(2, 1, 2, 100, 25) if quick else Plan(5, 3, 3, 200, 25)
+        return Plan(2, 1, 2, 100, 25) if quick else Plan(5, 5, 3, 200, 25)
     if n_members <= 1000:
         return Plan(1, 1, 1, 100, 25) if quick else Plan(3, 2, 2, 200, 25)
     return Plan(1, 1, 1, 100, 25)
