@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import enum
 from dataclasses import dataclass
 from typing import Annotated
@@ -25,6 +26,7 @@ from calpico.mls.codec import (
     When,
     decode_varint,
     encode_varint,
+    memo,
     read_varint,
     wire,
 )
@@ -210,3 +212,95 @@ def test_a_vector_of_fieldless_structs_is_refused_at_definition() -> None:
         @dataclass(frozen=True, slots=True)
         class Endless(Struct):
             items: Vec[Nothing]
+
+
+# --- how generated decoders build objects, and remembered encodings ------------------------
+
+
+@wire
+@dataclass(frozen=True, slots=True)
+class Remembered(Struct):
+    kind: Enum8[Kind]
+    pairs: Vec[Pair]
+    _wire_bytes: bytes | None = memo()
+
+
+class ChildSample(Sample):
+    """A subclass of a generated struct: decoding it must still give the subclass."""
+
+    __slots__ = ()
+
+
+@given(samples)
+def test_decoded_structs_are_what_the_constructor_builds(sample: Sample) -> None:
+    decoded = Sample.decode(sample.encode())
+    assert type(decoded) is Sample
+    assert all(getattr(decoded, name) == getattr(sample, name) for name in Sample._wire_fields)
+    assert hash(decoded) == hash(sample) and repr(decoded) == repr(sample)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        decoded.a = 1  # type: ignore[misc]
+
+
+def test_a_subclass_decodes_to_itself() -> None:
+    sample = Sample(Kind.small, 1, 2, 3, (Pair(4, b"x"),), None, (), b"abcd", 5, None)
+    decoded = ChildSample.decode(sample.encode())
+    assert type(decoded) is ChildSample and decoded.pairs == (Pair(4, b"x"),)
+
+
+def test_a_decoded_struct_remembers_its_exact_bytes() -> None:
+    data = Remembered(Kind.large, (Pair(1, b"a"), Pair(2, b"bc"))).encode()
+    decoded, end = Remembered.decode_prefix(b"\xff" + data + b"\xee", 1)
+    assert end == 1 + len(data)
+    assert decoded._wire_bytes == data
+    assert decoded.encode() is decoded.encode()
+    assert decoded.encode() == data
+
+
+def test_an_encoded_struct_remembers_its_bytes_and_nests_them() -> None:
+    value = Remembered(Kind.small, (Pair(7, b"seven"),))
+    assert value._wire_bytes is None
+    encoded = value.encode()
+    assert value._wire_bytes == encoded and value.encode() is value._wire_bytes
+    # Inside a larger encoding the remembered bytes are used as they are.
+    wrapper = bytearray(b"<")
+    value._wire_encode(wrapper)
+    assert bytes(wrapper) == b"<" + encoded
+
+
+def test_the_memo_takes_no_part_in_equality_or_repr() -> None:
+    fresh = Remembered(Kind.small, (Pair(7, b"seven"),))
+    decoded = Remembered.decode(fresh.encode())
+    other = Remembered(Kind.small, (Pair(7, b"seven"),))
+    assert decoded == other and hash(decoded) == hash(other)
+    assert "_wire_bytes" not in repr(decoded)
+    changed = dataclasses.replace(decoded, kind=Kind.large)
+    assert changed._wire_bytes is None
+    assert Remembered.decode(changed.encode()) == changed
+
+
+def test_a_failed_encoding_is_not_remembered() -> None:
+    bad = Remembered(Kind.small, (Pair(70000, b""),))
+    for _ in range(2):
+        with pytest.raises(EncodeError):
+            bad.encode()
+    assert bad._wire_bytes is None
+
+
+def test_wire_refuses_what_its_decoders_would_skip() -> None:
+    with pytest.raises(TypeError, match="__post_init__"):
+
+        @wire
+        @dataclass(frozen=True, slots=True)
+        class Checked(Struct):
+            value: U8
+
+            def __post_init__(self) -> None:
+                pass
+
+    with pytest.raises(TypeError, match="init fields"):
+
+        @wire
+        @dataclass(frozen=True, slots=True)
+        class Derived(Struct):
+            value: U8
+            cached: int = dataclasses.field(default=0, init=False)

@@ -168,6 +168,56 @@ def test_a_pending_key_changes_nothing_until_consumed() -> None:
         tree.consume(tree.encryption_key(0, APP))
 
 
+def test_a_first_message_from_a_leaf_leaves_the_tree_untouched_until_consumed() -> None:
+    # Reaching a leaf for the first time derives its path (§9); a message that fails to verify
+    # must not leave even that behind, so the derivation waits for consume().
+    tree = SecretTree(SUITE, ROOT_SECRET, 64)
+    tree.encryption_key(0, APP)
+    before = tree.to_bytes()
+    pending = tree.decryption_key(41, HS, 2)
+    assert tree.to_bytes() == before
+    assert (tree.stored_node_secrets, tree.started_leaves) == (6, 1)
+    tree.consume(pending)
+    reached = SecretTree(SUITE, ROOT_SECRET, 64)
+    reached.encryption_key(0, APP)
+    receive(reached, 41, HS, 2)
+    assert tree.to_bytes() == reached.to_bytes()
+    assert (pending.key, pending.nonce) == eager_keys(
+        SUITE, eager_leaf_secret(SUITE, ROOT_SECRET, 64, 41), b"handshake", 2
+    )
+
+
+@pytest.mark.parametrize("consume_order", [(0, 1, 2), (2, 1, 0), (1, 2, 0)])
+def test_first_messages_of_several_leaves_pending_together(consume_order: tuple[int, ...]) -> None:
+    """Keys derived from one frontier and consumed in any order give the state of receiving them in turn."""
+    leaves = (5, 4, 12)  # 5 and 4 are siblings: consuming one moves the frontier under the other
+    tree = SecretTree(SUITE, ROOT_SECRET, 16)
+    pending = [tree.decryption_key(leaf, APP, 1) for leaf in leaves]
+    for i in consume_order:
+        tree.consume(pending[i])
+    expected = SecretTree(SUITE, ROOT_SECRET, 16)
+    for i in consume_order:
+        receive(expected, leaves[i], APP, 1)
+    assert tree.to_bytes() == expected.to_bytes()
+    for leaf, key in zip(leaves, pending, strict=True):
+        assert (key.key, key.nonce) == eager_keys(
+            SUITE, eager_leaf_secret(SUITE, ROOT_SECRET, 16, leaf), b"application", 1
+        )
+
+
+def test_a_first_key_consumed_after_the_leaf_was_reached_another_way() -> None:
+    tree = SecretTree(SUITE, ROOT_SECRET, 8)
+    handshake, application = tree.decryption_key(3, HS, 0), tree.decryption_key(3, APP, 0)
+    tree.consume(handshake)
+    tree.consume(application)  # the leaf was started by the first consume: the second one just advances
+    with pytest.raises(DecryptionError, match="already used"):
+        tree.decryption_key(3, APP, 0)
+    stale = tree.decryption_key(6, APP, 0)
+    receive(tree, 6, APP, 0)
+    with pytest.raises(DecryptionError, match="moved"):
+        tree.consume(stale)
+
+
 def test_a_kept_key_consumed_twice_is_refused() -> None:
     tree = SecretTree(SUITE, ROOT_SECRET, 2)
     receive(tree, 1, APP, 2)

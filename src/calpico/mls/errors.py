@@ -14,6 +14,14 @@ result must not end up trusting bad data. All errors derive from `MLSError`::
 
 Errors that come from third-party code (``cryptography``) are wrapped where
 they cross into this package, so callers only ever have to catch `MLSError`.
+
+``section``: every error about received input names the RFC 9420 section of
+the rule it broke (a malformed encoding names §2.1, §2.1.1 or §2.1.2). The
+crypto layer's primitive failures (an AEAD tag, a MAC) name none of their
+own: the protocol code that called them re-raises them with the rule's
+section (§6.2, §6.3, §8.2, §12.4.3.1). Only `UsageError` (local misuse) and
+the decode errors of Calpico's own persisted state records, which no RFC
+rule governs, may come without one.
 """
 
 from __future__ import annotations

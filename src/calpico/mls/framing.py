@@ -37,6 +37,7 @@ from .codec import (
     VLBytes,
     When,
     encode_varint,
+    memo,
     read_opaque,
     wire,
 )
@@ -177,6 +178,7 @@ class FramedContent(Struct):
     application_data: Annotated[VLBytes | None, When("content_type", ContentType.application)] = None
     proposal: Annotated[Proposal | None, When("content_type", ContentType.proposal)] = None
     commit: Annotated[Commit | None, When("content_type", ContentType.commit)] = None
+    _wire_bytes: bytes | None = memo()
 
     @classmethod
     def of(
@@ -273,7 +275,7 @@ class FramedContentAuthData(Struct):
         data = bytes(data)
         auth, pos = cls.read(data, 0, len(data), content_type)
         if pos != len(data):
-            raise DecodeError(f"FramedContentAuthData: {len(data) - pos} trailing bytes")
+            raise DecodeError(f"FramedContentAuthData: {len(data) - pos} trailing bytes", section="2.1")
         return auth
 
 
@@ -314,11 +316,11 @@ _WIRE_FORMATS = {int(w): w for w in WireFormat}
 
 def _read_wire_format(data: bytes, pos: int, end: int, where: str) -> tuple[WireFormat, int]:
     if pos + 2 > end:
-        raise DecodeError(f"{where}: data ends inside an integer")
+        raise DecodeError(f"{where}: data ends inside an integer", section="2.1")
     raw = int.from_bytes(data[pos : pos + 2], "big")
     value = _WIRE_FORMATS.get(raw)
     if value is None:
-        raise DecodeError(f"{where}: unknown value {raw}")
+        raise DecodeError(f"{where}: unknown value {raw}", section="6")
     return value, pos + 2
 
 
@@ -372,10 +374,10 @@ class FramedContentTBS(Struct):
     @classmethod
     def _wire_decode(cls, data: bytes, pos: int, end: int) -> tuple[FramedContentTBS, int]:
         if pos + 2 > end:
-            raise DecodeError("FramedContentTBS.version: data ends inside an integer")
+            raise DecodeError("FramedContentTBS.version: data ends inside an integer", section="2.1")
         raw = int.from_bytes(data[pos : pos + 2], "big")
         if raw != ProtocolVersion.mls10:
-            raise DecodeError(f"FramedContentTBS.version: unknown value {raw}")
+            raise DecodeError(f"FramedContentTBS.version: unknown value {raw}", section="6.1")
         wire_format, pos = _read_wire_format(data, pos + 2, end, "FramedContentTBS.wire_format")
         content, pos = FramedContent._wire_decode(data, pos, end)
         context = None

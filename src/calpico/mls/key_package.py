@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from time import time
 
-from .codec import U16, Enum16, Struct, Vec, VLBytes, wire
+from .codec import U16, Enum16, Struct, Vec, VLBytes, memo, wire
 from .credentials import Credential
 from .crypto import Rng, get_suite
 from .extensions import Extension
@@ -78,6 +78,7 @@ class KeyPackage(Struct):
     leaf_node: LeafNode
     extensions: Vec[Extension]
     signature: VLBytes
+    _wire_bytes: bytes | None = memo()
 
     def tbs(self) -> KeyPackageTBS:
         """The signed part of this package."""

@@ -158,7 +158,7 @@ class PrivateMessageContent(Struct):
         elif content_type == ContentType.commit:
             commit, pos = Commit._wire_decode(data, 0, end)
         else:
-            raise DecodeError(f"PrivateMessageContent: unknown content type {content_type}")
+            raise DecodeError(f"PrivateMessageContent: unknown content type {content_type}", section="6.3.1")
         auth, pos = FramedContentAuthData.read(data, pos, end, content_type)
         padding = end - pos
         # bytes.count with an int needs no copy of the padding.

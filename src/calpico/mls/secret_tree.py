@@ -24,8 +24,10 @@ the newest one received, for messages that arrive late. A message may be at most
 ``max_forward_distance`` generations ahead (a bound on the work a sender can
 force on us). A used or dropped generation is refused. Receiving is
 two-phase: `SecretTree.decryption_key` derives a key without changing any
-state, and `SecretTree.consume` deletes it once the message has fully
-verified, so a forged message cannot burn a generation.
+state (for a leaf not reached yet it derives the leaf's ratchets too, and
+keeps them in the pending key, not in the tree), and `SecretTree.consume`
+stores everything once the message has fully verified. A forged message
+therefore cannot burn a generation, nor move the frontier.
 
 Persistent form (`SecretTree.to_bytes`, format 1)::
 
@@ -125,11 +127,26 @@ class RatchetKey:
 
 @dataclass(frozen=True, slots=True)
 class _Advance:
-    """How consuming a pending key changes its ratchet."""
+    """How consuming a pending key changes its ratchet (and, for a leaf not reached yet, the tree)."""
 
     from_generation: int
     next_secret: Secret | None  # None: the key came from the skipped keys
     skipped: tuple[tuple[int, Secret, Secret], ...] = ()
+    start: _LeafStart | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _LeafStart:
+    """A leaf's ratchets derived from the frontier but not yet stored (§9).
+
+    Storing them pops ``ancestor`` from the frontier and adds the off-path
+    siblings of the derivation, ``frontier``.
+    """
+
+    leaf_index: int
+    ancestor: int
+    frontier: tuple[tuple[int, Secret], ...]
+    ratchets: tuple[_Ratchet, _Ratchet]
 
 
 class _Ratchet:
@@ -211,9 +228,14 @@ class SecretTree:
     # --- §9: the tree ----------------------------------------------------------------
 
     def _leaf(self, leaf_index: int) -> tuple[_Ratchet, _Ratchet]:
+        """The leaf's ratchets, started now if they were not (which changes the frontier)."""
         ratchets = self._ratchets.get(leaf_index)
         if ratchets is not None:
             return ratchets
+        return self._install(self._derive_leaf(leaf_index))
+
+    def _derive_leaf(self, leaf_index: int) -> _LeafStart:
+        """Derive a leaf's ratchets from its nearest stored ancestor, changing nothing."""
         if not 0 <= leaf_index < self.n_leaves:
             raise UsageError(f"leaf {leaf_index} is outside a secret tree of {self.n_leaves} leaves")
         target = 2 * leaf_index
@@ -223,23 +245,34 @@ class SecretTree:
             if node == self._root:
                 raise UsageError(f"secret tree: leaf {leaf_index} has no stored ancestor")  # broken invariant
             node = parent(NodeIndex(node), self.n_leaves)
-        secret = nodes.pop(node)
+        ancestor, secret = node, nodes[node]
+        frontier: list[tuple[int, Secret]] = []
         expand, nh = self.suite.expand_with_label, self.suite.nh
         while node != target:
             left_secret = expand(secret, b"tree", b"left", nh)
             right_secret = expand(secret, b"tree", b"right", nh)
             if target < node:
-                nodes[right(NodeIndex(node))] = right_secret
+                frontier.append((right(NodeIndex(node)), right_secret))
                 node, secret = left(NodeIndex(node)), left_secret
             else:
-                nodes[left(NodeIndex(node))] = left_secret
+                frontier.append((left(NodeIndex(node)), left_secret))
                 node, secret = right(NodeIndex(node)), right_secret
         ratchets = (
             _Ratchet(expand(secret, b"handshake", b"", nh)),
             _Ratchet(expand(secret, b"application", b"", nh)),
         )
-        self._ratchets[leaf_index] = ratchets
-        return ratchets
+        return _LeafStart(leaf_index, ancestor, tuple(frontier), ratchets)
+
+    def _install(self, start: _LeafStart) -> tuple[_Ratchet, _Ratchet]:
+        """Store a derived leaf start: the consumed ancestor secret is deleted (§9.2)."""
+        nodes = self._nodes
+        if start.leaf_index in self._ratchets or start.ancestor not in nodes:
+            # The frontier moved since the derivation (another leaf was reached): derive again.
+            return self._leaf(start.leaf_index)
+        del nodes[start.ancestor]
+        nodes.update(start.frontier)
+        self._ratchets[start.leaf_index] = start.ratchets
+        return start.ratchets
 
     # --- §9.1: ratchet steps --------------------------------------------------------
 
@@ -270,12 +303,18 @@ class SecretTree:
     def decryption_key(self, leaf_index: int, ratchet: RatchetType, generation: int) -> RatchetKey:
         """The key for a received message of ``generation``, *without* consuming it.
 
-        Call `consume` with the result once the message has verified.
-        Raises `DecryptionError` if the generation was used or dropped, or is
-        more than ``max_forward_distance`` ahead; `UsageError` for a leaf
-        outside the tree.
+        Call `consume` with the result once the message has verified; if it
+        does not verify, drop the result: the tree is as it was, even for a
+        leaf reached for the first time. Raises `DecryptionError` if the
+        generation was used or dropped, or is more than
+        ``max_forward_distance`` ahead; `UsageError` for a leaf outside the tree.
         """
-        r = (self._ratchets.get(leaf_index) or self._leaf(leaf_index))[ratchet]
+        ratchets = self._ratchets.get(leaf_index)
+        start = None
+        if ratchets is None:
+            start = self._derive_leaf(leaf_index)
+            ratchets = start.ratchets
+        r = ratchets[ratchet]
         current = r.generation
         if generation < current:
             kept = r.skipped.get(generation)
@@ -303,7 +342,8 @@ class SecretTree:
             else:  # too old to keep: only the ratchet secret moves on
                 secret = derive(secret, b"secret", g, nh)
         key, nonce, next_secret = self._step(secret, generation)
-        return RatchetKey(leaf_index, ratchet, generation, key, nonce, _Advance(current, next_secret, tuple(skipped)))
+        advance = _Advance(current, next_secret, tuple(skipped), start)
+        return RatchetKey(leaf_index, ratchet, generation, key, nonce, advance)
 
     def consume(self, key: RatchetKey) -> None:
         """Delete a key from `decryption_key` and everything before it that is no longer kept (§9.2).
@@ -315,7 +355,11 @@ class SecretTree:
         if advance is None:
             raise UsageError("this key is not a pending decryption key")
         key._advance = None
-        r = self._leaf(key.leaf_index)[key.ratchet]
+        ratchets = self._ratchets.get(key.leaf_index)
+        if ratchets is None:
+            # The leaf's first message: store its ratchets (derived again if the frontier moved since).
+            ratchets = self._install(advance.start) if advance.start is not None else self._leaf(key.leaf_index)
+        r = ratchets[key.ratchet]
         if advance.next_secret is None:
             if r.skipped.pop(key.generation, None) is None:
                 raise DecryptionError(f"generation {key.generation} was consumed meanwhile", section="9.2")

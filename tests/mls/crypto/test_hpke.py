@@ -18,6 +18,8 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDFExpand
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from calpico.mls.crypto import SUITES, CipherSuite, get_suite
+from calpico.mls.crypto.hpke import LARGE_INFO
+from calpico.mls.errors import ProtocolError
 
 from ...vectors import case_params, load
 from .conftest import seeded_rng
@@ -190,3 +192,42 @@ def test_both_paths_decrypt_the_crypto_basics_vector(index: int | None) -> None:
     assert suite.hpke.open(kem_output, priv, info, b"", ciphertext) == plaintext
     if suite.hpke.native is not None:
         assert suite.hpke.open_native(kem_output, priv, info, ciphertext) == plaintext
+
+
+@pytest.mark.parametrize("info_length", [40, LARGE_INFO + 100], ids=["short-info", "long-info"])
+def test_sealing_to_many_is_sealing_to_each(suite: CipherSuite, info_length: int) -> None:
+    """One info for many recipients: the same bytes as sealing to each in turn, and each one opens."""
+    keys = [suite.generate_hpke_key_pair(seeded_rng(20 + i)) for i in range(3)]
+    info = bytes(range(256)) * (info_length // 256) + bytes(info_length % 256)
+    recipients = [(pub, b"secret %d" % i) for i, (_, pub) in enumerate(keys)]
+    rng = seeded_rng(30)
+    one_by_one = [suite.hpke.seal(pub, info, b"", pt, rng=rng) for pub, pt in recipients]
+    assert suite.hpke.seal_many(info, recipients, rng=seeded_rng(30)) == one_by_one
+    for rng_or_none in (None, seeded_rng(31)):
+        sealed = suite.hpke.seal_many(info, recipients, rng=rng_or_none)
+        assert len({enc for enc, _ in sealed}) == len(recipients)  # a fresh ephemeral key each
+        for (priv, _), (_, pt), (enc, ct) in zip(keys, recipients, sealed, strict=True):
+            assert suite.hpke.open(enc, priv, info, b"", ct) == pt
+    assert suite.hpke.seal_many(info, []) == []
+
+
+def test_encrypt_with_label_many_is_encrypt_with_label_for_each(suite: CipherSuite) -> None:
+    keys = [suite.generate_hpke_key_pair(seeded_rng(40 + i)) for i in range(2)]
+    context = b"encrypted group info " * 200  # a Welcome's context is large
+    recipients = [(pub, b"group secrets %d" % i) for i, (_, pub) in enumerate(keys)]
+    rng = seeded_rng(41)
+    expected = [suite.encrypt_with_label(pub, b"Welcome", context, pt, rng=rng) for pub, pt in recipients]
+    assert suite.encrypt_with_label_many(b"Welcome", context, recipients, rng=seeded_rng(41)) == expected
+    for (priv, _), (_, pt), (kem_output, ct) in zip(
+        keys, recipients, suite.encrypt_with_label_many(b"Welcome", context, recipients), strict=True
+    ):
+        assert suite.decrypt_with_label(priv, b"Welcome", context, kem_output, ct) == pt
+
+
+def test_sealing_to_many_refuses_a_bad_public_key(suite: CipherSuite) -> None:
+    _, pub = suite.generate_hpke_key_pair(seeded_rng(50))
+    for info in (b"short", bytes(LARGE_INFO)):
+        for rng in (None, seeded_rng(51)):
+            with pytest.raises(ProtocolError) as info_error:
+                suite.hpke.seal_many(info, [(pub, b"a"), (pub[:-1], b"b")], rng=rng)
+            assert info_error.value.section == "5.1.3"

@@ -12,6 +12,8 @@ import dataclasses
 from collections.abc import Callable
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from calpico.mls import (
     Credential,
@@ -23,6 +25,7 @@ from calpico.mls import (
     PolicyContext,
     ProposalInContext,
     ProtocolError,
+    UsageError,
     VerificationError,
     create_key_package,
 )
@@ -44,7 +47,8 @@ from calpico.mls.psk import PreSharedKeyID
 from calpico.mls.public_protection import membership_tag
 from calpico.mls.tree.nodes import LeafNodeTBS, Lifetime
 
-from .harness import SUITES, Room
+from ..damage import damaged
+from .harness import SUITES, Client, Room
 
 pytestmark = pytest.mark.parametrize("suite", SUITES, ids=lambda s: f"cs{s:#06x}")
 
@@ -328,3 +332,58 @@ def test_credential_validator_veto(suite: int) -> None:
     guarded = Group.from_bytes(room.group(1).to_bytes(), config=GroupConfig(credentials=NoMallory()))
     result = room.group(0).commit(add=[mallory.key_package().key_package])
     refused(guarded, result.commit, ProtocolError, "5.3.1")
+
+
+# --- every refusal names its section -------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Damageable:
+    """Real messages of a 4-member group, and the state of a member to feed damaged copies to."""
+
+    receiver_state: bytes
+    joiner: Client
+    messages: dict[str, bytes]
+
+
+_DAMAGEABLE: dict[int, Damageable] = {}
+
+
+def damageable(suite: int) -> Damageable:
+    if suite not in _DAMAGEABLE:
+        room = Room.with_members(3, suite)
+        joiner = room.client("joiner")
+        added = room.group(0).commit(add=[joiner.key_package().key_package])
+        assert added.welcome is not None
+        receiver_state = room.group(1).to_bytes()
+        commit = room.group(0).commit(update=True)
+        room.group(0).discard(commit.staged)
+        messages = {
+            "commit": commit.commit.encode(),
+            "proposal": room.group(0).propose_remove(2).encode(),
+            "application": room.group(0).protect(b"hello").encode(),
+            "welcome": added.welcome.encode(),
+        }
+        _DAMAGEABLE[suite] = Damageable(receiver_state, joiner, messages)
+    return _DAMAGEABLE[suite]
+
+
+@settings(max_examples=120, deadline=None)
+@given(data=st.data())
+def test_every_refusal_of_damaged_input_names_its_section(suite: int, data: st.DataObject) -> None:
+    """Damaged commits, proposals, application messages and Welcomes: each refusal is typed, names
+    an RFC section, and leaves the receiver as it was."""
+    case = damageable(suite)
+    kind = data.draw(st.sampled_from(sorted(case.messages)))
+    message = data.draw(damaged(case.messages[kind]))
+    receiver = Group.from_bytes(case.receiver_state)
+    try:
+        if kind == "welcome":
+            Group.join(message, case.joiner.bundles[-1], case.joiner.signature_private)
+        else:
+            receiver.process(message)
+    except UsageError:
+        pass  # e.g. bytes that now parse as a KeyPackage: local misuse, not a protocol rule
+    except MLSError as exc:
+        assert exc.section is not None, f"{type(exc).__name__} without a section: {exc}"
+        assert receiver.to_bytes() == case.receiver_state

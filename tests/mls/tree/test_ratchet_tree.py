@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from typing import Any
 
@@ -263,7 +264,7 @@ def test_repeated_keys_are_rejected_on_load(duplicate: str) -> None:
 
 
 def _fields(leaf: LeafNode) -> dict[str, Any]:
-    return {name: getattr(leaf, name) for name in LeafNode.__dataclass_fields__}
+    return {f.name: getattr(leaf, f.name) for f in dataclasses.fields(leaf) if f.init}
 
 
 def test_bad_bytes_raise_decode_errors() -> None:

@@ -302,3 +302,27 @@ def test_a_leaf_entering_a_tree_needs_fresh_keys() -> None:
         leaf_index=1,
     )
     validate_leaf_in_tree(group.tree, fresh, source=LeafNodeSource.update, group_id=GROUP_ID, leaf_index=1, replacing=1)
+
+
+def test_an_already_verified_leaf_can_skip_only_its_signature_check() -> None:
+    # A proposal's leaf is verified when the proposal arrives; committing it by reference need not redo it.
+    group = Members.start(seed=16)
+    group.add(2)
+    newcomer = Member.new(SUITE, b"newcomer", seeded(17))
+    leaf = newcomer.key_package_leaf()
+    forged = replace(leaf, signature=bytes(len(leaf.signature)))
+    with pytest.raises(VerificationError) as info:
+        validate_leaf_in_tree(group.tree, forged, source=LeafNodeSource.key_package)
+    assert info.value.section == "7.3"
+    validate_leaf_in_tree(group.tree, forged, source=LeafNodeSource.key_package, verify_signature=False)
+    # Every other rule still applies.
+    with pytest.raises(ProtocolError, match="expected update"):
+        validate_leaf_in_tree(group.tree, forged, source=LeafNodeSource.update, verify_signature=False)
+    stale = signed(newcomer, lifetime=Lifetime(10, 20))
+    with pytest.raises(ProtocolError, match="lifetime"):
+        validate_leaf_in_tree(
+            group.tree, stale, source=LeafNodeSource.key_package, clock=lambda: 30.0, verify_signature=False
+        )
+    with pytest.raises(ProtocolError, match="encryption key already used"):
+        existing = group.members[1].key_package_leaf()
+        validate_leaf_in_tree(group.tree, existing, source=LeafNodeSource.key_package, verify_signature=False)

@@ -16,10 +16,21 @@ hand-written
 
 The two produce the same bytes from the same ephemeral key, which the tests
 check in both directions and against RFC 9180's and MLS's vectors.
+
+Sealing to many recipients under one ``info`` (`Hpke.seal_many`, for a
+Welcome's GroupSecrets and an UpdatePath's ciphertexts) prepares the key
+schedule once: of RFC 9180's §5.1 KeySchedule, ``key_schedule_context =
+mode ‖ psk_id_hash ‖ info_hash`` depends only on ``info``, and for a
+Welcome that info holds the whole encrypted GroupInfo (ratchet tree
+included), so hashing it for each recipient would cost O(members × tree).
+Each recipient then costs one encapsulation, two labelled expansions from
+its own shared secret, and the AEAD seal. For a short ``info`` the native
+one-shot call, which hashes it again, is cheaper than the Python steps.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidTag
@@ -34,6 +45,10 @@ from .kem import Kem, Rng
 __all__ = ["Context", "Hpke"]
 
 MODE_BASE = b"\x00"
+
+# Above this length of ``info``, `Hpke.seal_many` hashes it once instead of calling the
+# native one-shot seal per recipient (which hashes it each time).
+LARGE_INFO = 2048
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,11 +78,15 @@ class Hpke:
 
     # --- §5.1 key schedule ------------------------------------------------------------
 
+    def key_schedule_context(self, info: bytes) -> bytes:
+        """``mode_base ‖ psk_id_hash ‖ LabeledExtract("", "info_hash", info)``: the part of
+        KeySchedule (§5.1) that depends on ``info`` alone, so it can serve many recipients."""
+        return MODE_BASE + self._psk_id_hash + self.kdf.labeled_extract(self.suite_id, b"", b"info_hash", info)
+
     def key_schedule(self, shared_secret: bytes, info: bytes) -> Context:
         """KeySchedule(mode_base, shared_secret, info, "", "")."""
         kdf, suite_id = self.kdf, self.suite_id
-        info_hash = kdf.labeled_extract(suite_id, b"", b"info_hash", info)
-        context = MODE_BASE + self._psk_id_hash + info_hash
+        context = self.key_schedule_context(info)
         secret = kdf.labeled_extract(suite_id, shared_secret, b"secret", b"")
         return Context(
             key=kdf.labeled_expand(suite_id, secret, b"key", context, self.aead.nk),
@@ -103,6 +122,30 @@ class Hpke:
         """OpenBase(enc, skR, info, aad, ct), hand-written path; raises `DecryptionError`."""
         context = self.setup_base_r(enc, private_key, info)
         return self.aead.open(context.key, context.base_nonce, aad, ciphertext)
+
+    def seal_many(
+        self, info: bytes, recipients: Sequence[tuple[bytes, bytes]], rng: Rng | None = None
+    ) -> list[tuple[bytes, bytes]]:
+        """SealBase(pkR, info, "", pt) -> ``(enc, ct)`` for each ``(pkR, pt)`` of ``recipients``, in order.
+
+        The same bytes as `seal` per recipient for the same randomness (each
+        recipient draws its ephemeral key from ``rng`` in turn), with the
+        info-dependent part of the key schedule computed once (see the module
+        docstring). Without ``rng`` and for a short ``info`` it uses the
+        native one-shot seal. Raises `ProtocolError` for an invalid ``pkR``.
+        """
+        if rng is None and self.native is not None and len(info) < LARGE_INFO:
+            return [self.seal_native(public_key, info, plaintext) for public_key, plaintext in recipients]
+        kem, kdf, aead, suite_id = self.kem, self.kdf, self.aead, self.suite_id
+        context = self.key_schedule_context(info)
+        sealed: list[tuple[bytes, bytes]] = []
+        for public_key, plaintext in recipients:
+            shared_secret, enc = kem.encap(public_key, rng)
+            secret = kdf.labeled_extract(suite_id, shared_secret, b"secret", b"")
+            key = kdf.labeled_expand(suite_id, secret, b"key", context, aead.nk)
+            nonce = kdf.labeled_expand(suite_id, secret, b"base_nonce", context, aead.nn)
+            sealed.append((enc, aead.seal(key, nonce, b"", plaintext)))
+        return sealed
 
     def seal_native(self, public_key: bytes, info: bytes, plaintext: bytes) -> tuple[bytes, bytes]:
         """SealBase with empty AAD through ``cryptography.hpke``; needs ``self.native``."""

@@ -6,7 +6,7 @@ constructions on top:
 
 =====================  ==========================================================
 §5.1.2                 `sign_with_label`, `verify_with_label`
-§5.1.3                 `encrypt_with_label`, `decrypt_with_label`
+§5.1.3                 `encrypt_with_label`, `decrypt_with_label`; `encrypt_with_label_many`
 §5.2                   `ref_hash` (the caller passes the whole label)
 §8                     `expand_with_label`, `derive_secret`; §9.1 `derive_tree_secret`
 §8.3                   `hpke_export_to`, `hpke_export_from` (external init)
@@ -28,7 +28,7 @@ injected randomness).
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
 from functools import lru_cache
@@ -248,6 +248,19 @@ class CipherSuite:
         if rng is None and self.hpke.native is not None:
             return self.hpke.seal_native(public_key, info, plaintext)
         return self.hpke.seal(public_key, info, b"", plaintext, rng)
+
+    def encrypt_with_label_many(
+        self, label: bytes, context: bytes, recipients: Sequence[tuple[bytes, bytes]], rng: Rng | None = None
+    ) -> list[tuple[bytes, bytes]]:
+        """EncryptWithLabel(pk, label, context, pt) for each ``(pk, pt)`` -> ``(kem_output, ciphertext)`` each.
+
+        One EncryptContext for all: the HPKE key schedule's info part is
+        computed once (`Hpke.seal_many`), which matters when ``context`` is
+        large (a Welcome's is the encrypted GroupInfo). Recipients draw their
+        ephemeral keys from ``rng`` in order. Raises `ProtocolError` if a
+        public key is not valid for the suite's KEM.
+        """
+        return self.hpke.seal_many(_mls_label(label) + _vl(context), recipients, rng)
 
     def decrypt_with_label(
         self, private_key: bytes, label: bytes, context: bytes, kem_output: bytes, ciphertext: bytes

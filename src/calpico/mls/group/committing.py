@@ -40,6 +40,7 @@ from .config import ProposalInContext
 from .events import StagedCommit
 from .group_info import build_welcome, group_info_extensions, sign_group_info
 from .key_packages import key_package_ref_and_tbs
+from .proposing import psk_id
 from .state import CachedProposal
 
 if TYPE_CHECKING:
@@ -72,7 +73,7 @@ def commit_group(
     new_bodies += [Remove(index) for index in remove]
     if extensions is not None:
         new_bodies.append(GroupContextExtensions(tuple(extensions)))
-    new_bodies += [PreSharedKey(group._psk_id(p)) for p in psks]
+    new_bodies += [PreSharedKey(psk_id(group, p)) for p in psks]
     if reinit is not None:
         if new_bodies:
             raise UsageError("a ReInit must be committed alone", section="12.2")

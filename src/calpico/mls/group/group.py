@@ -8,45 +8,37 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
-from ..authentication import authenticate
 from ..credentials import Credential
-from ..crypto import CipherSuite, get_suite
+from ..crypto import CipherSuite
 from ..errors import UsageError
 from ..extensions import Extension
-from ..framing import AuthenticatedContent, FramedContent, PublicMessage, Sender, SenderType, WireFormat
+from ..framing import Sender, SenderType
 from ..group_context import GroupContext, ProtocolVersion
-from ..key_package import KeyPackage, KeyPackageBundle, create_key_package
-from ..key_schedule import derive_epoch
+from ..key_package import KeyPackage, KeyPackageBundle
 from ..messages import MLSMessage
-from ..private_message import PrivateMessage
-from ..private_protection import protect_application, protect_private
+from ..private_protection import protect_application
 from ..proposals import (
     Add,
     GroupContextExtensions,
     PreSharedKey,
-    Proposal,
-    ProposalBody,
     ReInit,
     Remove,
-    Update,
 )
 from ..psk import PreSharedKeyID
-from ..public_protection import protect_public
-from ..refs import make_proposal_ref
 from ..secret import Secret
 from ..secret_tree import SecretTree
-from ..transcript import TranscriptHashes, confirmation_tag, interim_transcript_hash
-from ..tree.nodes import Capabilities, LeafNodeSource, LeafNodeTBS
-from ..tree.private_tree import PrivateTree
+from ..transcript import confirmation_tag
+from ..tree.nodes import Capabilities
 from ..tree.ratchet_tree import RatchetTree
 from ..welcome import GroupInfo, Welcome
 from .commits import new_secret_tree
-from .config import GroupConfig, PolicyContext, ProposalInContext
+from .config import GroupConfig, PolicyContext
+from .creation import create_epoch
 from .events import Member, ProcessedMessage, ProposalReceived, StagedCommit
 from .external import create_external_commit
 from .group_info import group_info_extensions, sign_group_info
 from .join import join_from_welcome
-from .proposal_list import _check_group_context_extensions, check_proposal, required_capabilities
+from .proposing import propose, propose_update, psk_id
 from .state import CachedProposal, EpochState, NextEpoch, PastEpoch
 
 __all__ = ["CommitResult", "Group", "GroupStatus"]
@@ -140,29 +132,17 @@ class Group:
         suite and `ProtocolError` if we do not support the extensions.
         """
         config = config or GroupConfig()
-        suite = get_suite(cipher_suite)
-        bundle = create_key_package(
+        epoch, encryption_secret = create_epoch(
             cipher_suite,
             credential,
             signature_private_key,
+            group_id=group_id,
+            extensions=extensions,
             capabilities=capabilities,
             leaf_extensions=leaf_extensions,
-            now=config.now(),
-            rng=config.rng,
+            config=config,
         )
-        tree = RatchetTree.create(suite, bundle.key_package.leaf_node)
-        group_id = config.random(suite.nh) if group_id is None else group_id
-        context = GroupContext(
-            ProtocolVersion.mls10, cipher_suite, group_id, 0, tree.tree_hash(), b"", tuple(extensions)
-        )
-        rc = required_capabilities(context.extensions)
-        _check_group_context_extensions(tree, context.extensions, rc, config.credentials)
-        schedule = derive_epoch(suite, config.random(suite.nh), Secret.zero(suite.nh), context)
-        tag = confirmation_tag(suite, schedule.secrets.confirmation_key, b"")
-        transcript = TranscriptHashes(b"", interim_transcript_hash(suite, b"", tag))
-        private = PrivateTree.create(0, bundle.encryption_private_key)
-        epoch = EpochState(suite, context, tree, private, schedule.secrets, transcript)
-        return cls(epoch, new_secret_tree(epoch, schedule.encryption_secret, config), signature_private_key, config)
+        return cls(epoch, new_secret_tree(epoch, encryption_secret, config), signature_private_key, config)
 
     @classmethod
     def join(
@@ -363,15 +343,15 @@ class Group:
         """Propose adding the owner of ``key_package`` (§12.1.1)."""
         if isinstance(key_package, MLSMessage):
             key_package = _key_package_of(key_package)
-        return self._propose(Add(key_package), authenticated_data)
+        return propose(self, Add(key_package), authenticated_data)
 
     def propose_remove(self, leaf_index: int, *, authenticated_data: bytes = b"") -> MLSMessage:
         """Propose removing the member at ``leaf_index`` (§12.1.3)."""
-        return self._propose(Remove(leaf_index), authenticated_data)
+        return propose(self, Remove(leaf_index), authenticated_data)
 
     def propose_leave(self, *, authenticated_data: bytes = b"") -> MLSMessage:
         """Propose our own removal; another member commits it (Calpico's "leave")."""
-        return self._propose(Remove(self.own_leaf_index), authenticated_data)
+        return propose(self, Remove(self.own_leaf_index), authenticated_data)
 
     def propose_update(
         self,
@@ -381,37 +361,17 @@ class Group:
         authenticated_data: bytes = b"",
     ) -> MLSMessage:
         """Propose a fresh leaf for ourselves (§12.1.2), optionally with a new credential or extensions."""
-        state = self._epoch
-        suite, me = state.suite, state.own_leaf
-        old = state.tree.leaf_node(me)
-        assert old is not None
-        keys = suite.generate_hpke_key_pair(self._config.rng)
-        tbs = LeafNodeTBS(
-            keys.public_key,
-            old.signature_key,
-            credential or old.credential,
-            old.capabilities,
-            LeafNodeSource.update,
-            None,
-            None,
-            old.extensions if leaf_extensions is None else leaf_extensions,
-            state.context.group_id,
-            me,
-        )
-        leaf = tbs.with_signature(suite.sign_with_label(self._signature_key, b"LeafNodeTBS", tbs.encode()))
-        message = self._propose(Update(leaf), authenticated_data)
-        self._own_updates[keys.public_key] = Secret(keys.private_key)
-        return message
+        return propose_update(self, credential, leaf_extensions, authenticated_data)
 
     def propose_group_context_extensions(
         self, extensions: Sequence[Extension], *, authenticated_data: bytes = b""
     ) -> MLSMessage:
         """Propose replacing the GroupContext extensions wholesale (§12.1.7)."""
-        return self._propose(GroupContextExtensions(tuple(extensions)), authenticated_data)
+        return propose(self, GroupContextExtensions(tuple(extensions)), authenticated_data)
 
     def propose_psk(self, psk: PreSharedKeyID | bytes, *, authenticated_data: bytes = b"") -> MLSMessage:
         """Propose injecting a PSK (§12.1.4): a PreSharedKeyID, or an external psk_id (a fresh nonce is drawn)."""
-        return self._propose(PreSharedKey(self._psk_id(psk)), authenticated_data)
+        return propose(self, PreSharedKey(psk_id(self, psk)), authenticated_data)
 
     def propose_reinit(
         self,
@@ -422,46 +382,8 @@ class Group:
         authenticated_data: bytes = b"",
     ) -> MLSMessage:
         """Propose reinitialising the group with new parameters (§12.1.5)."""
-        return self._propose(
-            ReInit(group_id, ProtocolVersion.mls10, cipher_suite, tuple(extensions)), authenticated_data
-        )
-
-    def _psk_id(self, psk: PreSharedKeyID | bytes) -> PreSharedKeyID:
-        if isinstance(psk, PreSharedKeyID):
-            return psk
-        return PreSharedKeyID.external(psk, self._config.random(self._epoch.suite.nh))
-
-    def _propose(self, body: ProposalBody, authenticated_data: bytes) -> MLSMessage:
-        self._require_active()
-        state = self._epoch
-        sender = Sender.member(state.own_leaf)
-        proposal = Proposal.of(body)
-        item = ProposalInContext(sender, proposal)
-        check_proposal(state, item, clock=self._config.clock, credentials=self._config.credentials)
-        self._config.policy.check_proposal(self._policy_context(), item)
-        content = FramedContent.of(state.context.group_id, state.epoch, sender, proposal, authenticated_data)
-        wire_format = self._config.handshake_wire_format
-        authenticated = authenticate(state.suite, self._signature_key, wire_format, content, state.context)
-        message: PublicMessage | PrivateMessage
-        if wire_format == WireFormat.mls_public_message:
-            message = protect_public(
-                state.suite, authenticated, context=state.context, membership_key=state.secrets.membership_key
-            )
-        else:
-            message = self._protect_private(authenticated)
-        ref = make_proposal_ref(state.suite, authenticated)
-        self._proposals[ref] = CachedProposal(ref, sender, proposal)
-        return MLSMessage.of(message)
-
-    def _protect_private(self, authenticated: AuthenticatedContent) -> PrivateMessage:
-        state = self._epoch
-        return protect_private(
-            state.suite,
-            authenticated,
-            sender_data_secret=state.secrets.sender_data_secret,
-            secret_tree=self._secret_tree,
-            padding=self._config.padding,
-            rng=self._config.random,
+        return propose(
+            self, ReInit(group_id, ProtocolVersion.mls10, cipher_suite, tuple(extensions)), authenticated_data
         )
 
     # --- commits (§12.4) ----------------------------------------------------------------------

@@ -5,7 +5,10 @@ A committer that adds members signs one GroupInfo for the new epoch
 the small `GroupSecrets` (joiner_secret, the path secret of the lowest common
 ancestor, the PSK list) to each new member's init key (`build_welcome`).
 When the commit has no path, every member's GroupSecrets is the same, so it
-is encoded once; each recipient then costs one HPKE encryption.
+is encoded once; each recipient then costs one HPKE encryption, all under
+one EncryptContext whose key-schedule part is computed once
+(`CipherSuite.encrypt_with_label_many`): the context is the encrypted
+GroupInfo, which carries the whole tree.
 
 A GroupInfo also serves external joiners (§12.4.3.2): with the
 ``external_pub`` extension it lets a new client commit itself in.
@@ -15,7 +18,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from ..codec import encode_opaque
 from ..commit import HPKECiphertext
 from ..crypto import CipherSuite
 from ..errors import ProtocolError, UsageError, VerificationError
@@ -30,7 +32,6 @@ __all__ = [
     "GROUP_INFO_LABEL",
     "WelcomeRecipient",
     "build_welcome",
-    "encrypt_with_label_to_many",
     "external_pub_of",
     "group_info_extensions",
     "sign_group_info",
@@ -132,47 +133,9 @@ def build_welcome(
         else:
             plaintext = GroupSecrets(joiner_secret, PathSecret(path_secret), tuple(psks)).encode()
         sealed.append((init_key, plaintext))
-    outputs = encrypt_with_label_to_many(suite, WELCOME_LABEL, encrypted_group_info, sealed, rng)
+    outputs = suite.encrypt_with_label_many(WELCOME_LABEL, encrypted_group_info, sealed, rng)
     entries = tuple(
         EncryptedGroupSecrets(ref, HPKECiphertext(kem_output, ciphertext))
         for (ref, _, _), (kem_output, ciphertext) in zip(recipients, outputs, strict=True)
     )
     return Welcome(suite.suite_id, entries, encrypted_group_info)
-
-
-# Above this size of HPKE info, hashing it once for all recipients beats the native one-shot call.
-_LARGE_INFO = 2048
-
-
-def encrypt_with_label_to_many(
-    suite: CipherSuite,
-    label: bytes,
-    context: bytes,
-    recipients: Sequence[tuple[bytes, bytes]],
-    rng: Callable[[int], bytes] | None = None,
-) -> list[tuple[bytes, bytes]]:
-    """EncryptWithLabel(pk, label, context, pt) for each ``(pk, pt)`` (§5.1.3): ``(kem_output, ciphertext)`` each.
-
-    A Welcome's context is the encrypted GroupInfo, which holds the whole
-    ratchet tree, and RFC 9180's key schedule hashes the HPKE info for every
-    recipient: O(members × tree). The info hash does not depend on the
-    recipient, so for a large context it is computed once here, and each
-    recipient costs one encapsulation, three labelled KDF calls and an AEAD
-    seal (RFC 9180 §5.1, base mode, empty AAD). Raises `ProtocolError` for an
-    invalid public key.
-    """
-    info = encode_opaque(b"MLS 1.0 " + label) + encode_opaque(context)
-    if rng is not None or len(info) < _LARGE_INFO:
-        return [suite.encrypt_with_label(key, label, context, plaintext, rng) for key, plaintext in recipients]
-    hpke = suite.hpke
-    kdf, suite_id, nk, nn = hpke.kdf, hpke.suite_id, hpke.aead.nk, hpke.aead.nn
-    psk_id_hash = kdf.labeled_extract(suite_id, b"", b"psk_id_hash", b"")
-    key_schedule_context = b"\x00" + psk_id_hash + kdf.labeled_extract(suite_id, b"", b"info_hash", info)
-    outputs: list[tuple[bytes, bytes]] = []
-    for public_key, plaintext in recipients:
-        shared_secret, enc = hpke.kem.encap(public_key)
-        secret = kdf.labeled_extract(suite_id, shared_secret, b"secret", b"")
-        key = kdf.labeled_expand(suite_id, secret, b"key", key_schedule_context, nk)
-        nonce = kdf.labeled_expand(suite_id, secret, b"base_nonce", key_schedule_context, nn)
-        outputs.append((enc, hpke.aead.seal(key, nonce, b"", plaintext)))
-    return outputs

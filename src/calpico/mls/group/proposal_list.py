@@ -49,7 +49,14 @@ from .config import CredentialValidator, ProposalInContext
 from .key_packages import verify_key_package
 from .state import EpochState
 
-__all__ = ["PATH_REQUIRED", "AppliedProposals", "apply_proposals", "check_proposal", "required_capabilities"]
+__all__ = [
+    "PATH_REQUIRED",
+    "AppliedProposals",
+    "apply_proposals",
+    "check_group_context_extensions",
+    "check_proposal",
+    "required_capabilities",
+]
 
 PATH_REQUIRED = frozenset(
     (ProposalType.update, ProposalType.remove, ProposalType.external_init, ProposalType.group_context_extensions)
@@ -187,10 +194,11 @@ def apply_proposals(
     ``committer`` is the commit's sender: a member, or ``new_member_commit``
     for an external commit (whose own leaf is placed later, by its path).
     ``prevalidated`` lists positions in ``items`` whose signatures were
-    already checked when the proposal was received (KeyPackages are verified
-    once). Raises `ProtocolError` / `VerificationError` naming the rule.
+    already checked when the proposal was received (KeyPackages and leaves
+    are verified once). Raises `ProtocolError` / `VerificationError` naming the rule.
     """
     suite, context = state.suite, state.context
+    prevalidated = prevalidated if isinstance(prevalidated, range) else frozenset(prevalidated)
     external = committer.sender_type == SenderType.new_member_commit
     committer_leaf = committer.leaf_index if committer.sender_type == SenderType.member else None
     types = [item.proposal.proposal_type for item in items]
@@ -249,7 +257,7 @@ def apply_proposals(
     tree = state.tree.copy()
     result = AppliedProposals(tree, extensions, extensions_changed=gce is not None)
 
-    for item in items:
+    for position, item in enumerate(items):
         body = item.proposal.body
         if isinstance(body, Update):
             leaf_index = item.sender.leaf_index
@@ -266,6 +274,7 @@ def apply_proposals(
                 replacing=leaf_index,
                 clock=None,
                 required_capabilities=rc,
+                verify_signature=position not in prevalidated,
             )
             _check_replacement(credentials, old, body.leaf_node)
             tree.update_leaf(leaf_index, body.leaf_node)
@@ -285,18 +294,24 @@ def apply_proposals(
             new_leaf = kp.leaf_node
             if tree.leaf_index_of_signature_key(new_leaf.signature_key) is not None:
                 raise ProtocolError("an Add for a client already in the group", section="12.2")
-            ref = verify_key_package(suite, kp, context) if position not in prevalidated else None
+            checked = position in prevalidated  # its signatures verified when it was received
+            ref = None if checked else verify_key_package(suite, kp, context)
             validate_leaf_in_tree(
-                tree, new_leaf, source=LeafNodeSource.key_package, clock=clock, required_capabilities=rc
+                tree,
+                new_leaf,
+                source=LeafNodeSource.key_package,
+                clock=clock,
+                required_capabilities=rc,
+                verify_signature=not checked,
             )
-            if position not in prevalidated:
+            if not checked:
                 credentials.validate(new_leaf.credential, new_leaf.signature_key)
             index = tree.add_leaf(new_leaf)
             result.added.append((index, new_leaf, kp, item.sender))
             if ref is not None:
                 result.key_package_refs[index] = ref
     if gce is not None:
-        _check_group_context_extensions(tree, extensions, rc, credentials)
+        check_group_context_extensions(tree, extensions, rc, credentials)
     for item in items:
         body = item.proposal.body
         if isinstance(body, PreSharedKey):
@@ -312,7 +327,7 @@ def apply_proposals(
     return result
 
 
-def _check_group_context_extensions(
+def check_group_context_extensions(
     tree: RatchetTree,
     extensions: tuple[Extension, ...],
     rc: RequiredCapabilities | None,

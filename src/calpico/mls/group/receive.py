@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..authentication import VerifiedContent
-from ..errors import DecryptionError, MLSError, ProtocolError, UsageError
+from ..errors import DecryptionError, ProtocolError, UsageError
 from ..framing import AuthenticatedContent, ContentType, FramedContent, PublicMessage, Sender, SenderType
 from ..messages import MLSMessage
 from ..private_message import PrivateMessage
@@ -91,9 +91,8 @@ def _process_private(group: Group, message: PrivateMessage) -> ProcessedMessage:
         past = group._past[past_index]
         context, sender_data_secret, secret_tree = past.context, past.sender_data_secret, past.secret_tree
         lookup = _past_lookup(group, past_index)
-    # Opening a message may start the sender's ratchets in the lazily derived secret tree (§9); a
-    # message that then fails must not leave even that behind, so the derivation is undone.
-    nodes_before, started_before = dict(secret_tree._nodes), len(secret_tree._ratchets)
+    # The secret tree changes only once the message fully verified (SecretTree.consume, §9.2), so a
+    # message that fails leaves it as it was, even the lazy derivation of the sender's ratchets.
     try:
         verified = unprotect_private(
             state.suite,
@@ -103,12 +102,8 @@ def _process_private(group: Group, message: PrivateMessage) -> ProcessedMessage:
             secret_tree=secret_tree,
             leaf_signature_key=lambda leaf: None if (node := lookup(leaf)) is None else node.signature_key,
         )
-    except MLSError as exc:
-        if len(secret_tree._ratchets) != started_before:
-            for leaf in list(secret_tree._ratchets)[started_before:]:
-                del secret_tree._ratchets[leaf]
-            secret_tree._nodes = nodes_before
-        if isinstance(exc, DecryptionError) and exc.section is None:
+    except DecryptionError as exc:
+        if exc.section is None:  # the AEAD's own error: name the rule it broke
             raise DecryptionError(f"PrivateMessage does not decrypt: {exc.reason}", section="6.3") from None
         raise
     content = verified.content

@@ -29,6 +29,7 @@ from ..codec import (
     VLBytes,
     When,
     encode_varint,
+    memo,
     read_opaque,
     read_uint,
     read_varint,
@@ -160,6 +161,7 @@ class LeafNode(Struct):
     parent_hash: Annotated[VLBytes | None, When("leaf_node_source", LeafNodeSource.commit)]
     extensions: Vec[Extension]
     signature: VLBytes
+    _wire_bytes: bytes | None = memo()
 
     def tbs(self, group_id: bytes | None = None, leaf_index: int | None = None) -> LeafNodeTBS:
         """The signed part of this leaf; ``group_id`` and ``leaf_index`` are
@@ -274,7 +276,7 @@ class LeafNodeTBS(Struct):
         try:
             source = LeafNodeSource(raw)
         except ValueError:
-            raise DecodeError(f"LeafNodeTBS.leaf_node_source: unknown value {raw}") from None
+            raise DecodeError(f"LeafNodeTBS.leaf_node_source: unknown value {raw}", section="7.2") from None
         lifetime: Lifetime | None = None
         parent_hash: bytes | None = None
         if source == LeafNodeSource.key_package:
@@ -284,7 +286,7 @@ class LeafNodeTBS(Struct):
         n, pos = read_varint(data, pos, end, "LeafNodeTBS.extensions")
         stop = pos + n
         if stop > end:
-            raise DecodeError("LeafNodeTBS.extensions: vector runs past the end of the data")
+            raise DecodeError("LeafNodeTBS.extensions: vector runs past the end of the data", section="2.1.2")
         extensions = []
         while pos < stop:
             ext, pos = Extension._wire_decode(data, pos, stop)

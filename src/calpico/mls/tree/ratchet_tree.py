@@ -17,8 +17,8 @@ through one private setter that keeps four caches consistent:
   else; so after a commit only the changed paths are rehashed. A cleared hash
   implies cleared hashes above it, which lets invalidation stop early.
 - ``_encoded[x]``: the wire encoding of the node's LeafNode/ParentNode, taken
-  from the received bytes when the tree was decoded, else encoded on first
-  use. Tree hashing, serialisation and leaf signature checks read it.
+  from the received bytes when the tree was decoded (a LeafNode's is the one
+  it remembers), else encoded on first use. Tree hashing, serialisation and leaf signature checks read it.
 - ``_filled[x]``: how many non-blank nodes the subtree under ``x`` holds. A
   resolution (§4.1.1) skips empty subtrees with it, so computing one costs
   about its output, and the filtered direct path (§4.1.2) is O(log n).
@@ -152,8 +152,10 @@ class RatchetTree:
             elif flag == 1:
                 start = pos + 1  # after the node_type octet
                 node, pos = Node._wire_decode(data, pos, end)
-                nodes.append(_unwrap(node))
-                encoded.append(data[start:pos])
+                value = _unwrap(node)
+                nodes.append(value)
+                # A decoded LeafNode already holds its bytes (it remembers its encoding): no second copy.
+                encoded.append(value.encode() if isinstance(value, LeafNode) else data[start:pos])
             else:
                 raise DecodeError("ratchet_tree: presence flag must be 0 or 1", section="2.1.1")
         tree = cls.__new__(cls)

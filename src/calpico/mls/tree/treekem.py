@@ -156,20 +156,25 @@ class PreparedPath:
         public key in the tree is not valid for the suite.
         """
         tree = self.tree
-        suite = tree.suite
         excluded = {2 * index for index in exclude}
-        nodes: list[UpdatePathNode] = []
-        for (_, sibling), key, secret in zip(self.filtered_path, self.public_keys, self.path_secrets, strict=True):
-            ciphertexts: list[HPKECiphertext] = []
+        # Every ciphertext of the path shares one EncryptContext: seal them in one batch.
+        recipients: list[tuple[bytes, bytes]] = []
+        counts: list[int] = []
+        for (_, sibling), secret in zip(self.filtered_path, self.path_secrets, strict=True):
+            count = 0
             for r in tree.resolution(sibling):
-                if r in excluded:
-                    continue
-                target = tree.node(r)
-                assert target is not None
-                sealed = suite.encrypt_with_label(target.encryption_key, _LABEL, group_context, secret, rng)
-                ciphertexts.append(HPKECiphertext(*sealed))
-            nodes.append(UpdatePathNode(key, tuple(ciphertexts)))
-        return UpdatePath(self.leaf_node, tuple(nodes))
+                if r not in excluded:
+                    target = tree.node(r)
+                    assert target is not None  # a resolution holds no blank node
+                    recipients.append((target.encryption_key, secret))
+                    count += 1
+            counts.append(count)
+        sealed = iter(tree.suite.encrypt_with_label_many(_LABEL, group_context, recipients, rng))
+        nodes = tuple(
+            UpdatePathNode(key, tuple(HPKECiphertext(*next(sealed)) for _ in range(count)))
+            for key, count in zip(self.public_keys, counts, strict=True)
+        )
+        return UpdatePath(self.leaf_node, nodes)
 
     def path_secret_for(self, joiner: int) -> Secret:
         """The path secret of the lowest common ancestor of ``joiner`` and the committer (GroupSecrets, §12.4.3.1).

@@ -91,7 +91,8 @@ def verify_leaf_signature(
 
     Raises `VerificationError` naming the leaf if it does not verify.
     """
-    tbs = leaf_node_tbs(leaf, group_id, leaf_index, encoded)
+    # The leaf's own encoding holds the TBS as a prefix (and a LeafNode remembers its encoding).
+    tbs = leaf_node_tbs(leaf, group_id, leaf_index, leaf.encode() if encoded is None else encoded)
     try:
         suite.verify_with_label(leaf.signature_key, b"LeafNodeTBS", tbs, leaf.signature)
     except VerificationError:
@@ -111,6 +112,7 @@ def validate_leaf_node(
     required_capabilities: RequiredCapabilities | None = None,
     credential_types: Collection[int] = (),
     encoded: bytes | None = None,
+    verify_signature: bool = True,
 ) -> None:
     """Validate one LeafNode (§7.3).
 
@@ -125,6 +127,10 @@ def validate_leaf_node(
     - ``required_capabilities``: the group's required_capabilities extension.
     - ``credential_types``: credential types in use by other members, which
       this leaf must support.
+    - ``encoded``: the leaf's encoding, when the caller has it (its TBS is a prefix).
+    - ``verify_signature``: False skips the signature check, for a leaf whose
+      signature was already verified in this same context (a proposal
+      checked when it was received, then committed by reference).
 
     The credential itself is the application's to validate (§5.3.1).
     Raises `VerificationError` for a bad signature and `ProtocolError` for
@@ -132,7 +138,8 @@ def validate_leaf_node(
     """
     if source is not None and leaf.leaf_node_source != source:
         raise ProtocolError(f"LeafNode source is {leaf.leaf_node_source.name}, expected {source.name}", section="7.3")
-    verify_leaf_signature(suite, leaf, group_id, leaf_index, encoded)
+    if verify_signature:
+        verify_leaf_signature(suite, leaf, group_id, leaf_index, encoded)
     capabilities = leaf.capabilities
     if leaf.credential.credential_type not in capabilities.credentials:
         raise ProtocolError("LeafNode capabilities do not list its own credential type", section="7.2")
@@ -182,11 +189,14 @@ def validate_leaf_in_tree(
     clock: Clock | None = time,
     max_lifetime: int | None = None,
     required_capabilities: RequiredCapabilities | None = None,
+    verify_signature: bool = True,
 ) -> None:
     """Validate a leaf that is about to enter ``tree`` (§7.3).
 
     ``replacing`` is the leaf index whose LeafNode this one replaces (an
-    Update, or a commit's own leaf), or None for a new member. Beyond
+    Update, or a commit's own leaf), or None for a new member.
+    ``verify_signature=False`` skips the signature check for a leaf already
+    verified in this context (see `validate_leaf_node`). Beyond
     `validate_leaf_node` this checks that the leaf supports every credential
     type the other members use, that they all support its credential type,
     and that its encryption and signature keys are new to the tree (the
@@ -207,6 +217,7 @@ def validate_leaf_in_tree(
         max_lifetime=max_lifetime,
         required_capabilities=required_capabilities,
         credential_types=in_use,
+        verify_signature=verify_signature,
     )
     if ctype not in in_use:
         # A credential type new to the group: every other member must support it.
