@@ -252,12 +252,16 @@ def unprotect_private(
     sender_data_secret: bytes,
     secret_tree: SecretTree,
     leaf_signature_key: LeafSignatureKey,
+    accept: Callable[[VerifiedContent], None] | None = None,
 ) -> VerifiedContent:
     """Decrypt and verify a received PrivateMessage (§6.3), then delete its key (§9.2).
 
     ``context``, ``sender_data_secret`` and ``secret_tree`` are those of the
     epoch the message claims; ``leaf_signature_key`` gives a leaf's signature
-    key, None for a blank leaf. Raises `ProtocolError` for another group or
+    key, None for a blank leaf. ``accept``, if given, sees the verified
+    content before the key is deleted and may refuse it by raising: the
+    secret tree then stays as it was, so an authentic message the receiver
+    rejects (a proposal its rules forbid) changes no state. Raises `ProtocolError` for another group or
     epoch, or a blank or unknown sender leaf; `DecryptionError` when either
     AEAD fails or the generation was used, dropped or is too far ahead;
     `DecodeError` for a malformed plaintext or non-zero padding;
@@ -310,7 +314,6 @@ def unprotect_private(
     tbs = framed_content_tbs(WireFormat.mls_private_message, content_bytes, SenderType.member, context)
     verify_framed_content(suite, public_key, tbs, auth.signature)
 
-    secret_tree.consume(ratchet_key)
     content = FramedContent(
         group_id,
         epoch,
@@ -321,4 +324,8 @@ def unprotect_private(
         private_content.proposal,
         private_content.commit,
     )
-    return VerifiedContent(AuthenticatedContent(WireFormat.mls_private_message, content, auth))
+    verified = VerifiedContent(AuthenticatedContent(WireFormat.mls_private_message, content, auth))
+    if accept is not None:
+        accept(verified)
+    secret_tree.consume(ratchet_key)
+    return verified

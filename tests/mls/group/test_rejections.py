@@ -16,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from calpico.mls import (
+    ApplicationMessage,
     Credential,
     DecryptionError,
     Group,
@@ -324,6 +325,20 @@ def test_policy_veto(suite: int) -> None:
     refused(guarded, room.group(1).propose_remove(0), ProtocolError, "12.2")
     path = update_path_of(room.group(1))
     refused(guarded, forge(room.group(1), Commit(refs(Proposal.of(Remove(0))), path)), ProtocolError, "12.2")
+
+
+def test_policy_veto_of_a_private_proposal_spends_no_key(suite: int) -> None:
+    # An authentic PrivateMessage proposal that our rules refuse changes nothing, not even the
+    # sender's ratchet: the next message from the same sender still opens.
+    room = Room.with_members(3, suite)
+    private = GroupConfig(handshake_wire_format=WireFormat.mls_private_message)
+    sender = Group.from_bytes(room.group(1).to_bytes(), config=private)
+    guarded = Group.from_bytes(room.group(2).to_bytes(), config=GroupConfig(policy=OnlyAdminRemoves()))
+    proposal = sender.propose_remove(0)
+    assert proposal.private_message is not None
+    refused(guarded, proposal, ProtocolError, "12.2")
+    later = guarded.process(sender.protect(b"still here"))
+    assert isinstance(later, ApplicationMessage) and later.data == b"still here"
 
 
 def test_credential_validator_veto(suite: int) -> None:

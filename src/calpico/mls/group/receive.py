@@ -91,33 +91,43 @@ def _process_private(group: Group, message: PrivateMessage) -> ProcessedMessage:
         past = group._past[past_index]
         context, sender_data_secret, secret_tree = past.context, past.sender_data_secret, past.secret_tree
         lookup = _past_lookup(group, past_index)
-    # The secret tree changes only once the message fully verified (SecretTree.consume, §9.2), so a
-    # message that fails leaves it as it was, even the lazy derivation of the sender's ratchets.
+    # The secret tree changes only once the message fully verified and was accepted (SecretTree.consume,
+    # §9.2): a message that fails, or that our rules refuse (a proposal the policy vetoes, a commit that
+    # does not stage), leaves it as it was, even the lazy derivation of the sender's ratchets.
+    outcome: list[ProcessedMessage] = []
+
+    def accept(verified: VerifiedContent) -> None:
+        content = verified.content
+        if content.content_type == ContentType.application:
+            leaf_index = content.sender.leaf_index
+            assert leaf_index is not None and content.application_data is not None
+            node = lookup(leaf_index)
+            assert node is not None
+            outcome.append(
+                ApplicationMessage(
+                    Member.of(leaf_index, node), content.application_data, content.authenticated_data, content.epoch
+                )
+            )
+        elif content.content_type == ContentType.proposal:
+            outcome.append(_receive_proposal(group, verified.authenticated_content))
+        else:
+            outcome.append(_receive_commit(group, verified.authenticated_content))
+
     try:
-        verified = unprotect_private(
+        unprotect_private(
             state.suite,
             message,
             context=context,
             sender_data_secret=sender_data_secret,
             secret_tree=secret_tree,
             leaf_signature_key=lambda leaf: None if (node := lookup(leaf)) is None else node.signature_key,
+            accept=accept,
         )
     except DecryptionError as exc:
         if exc.section is None:  # the AEAD's own error: name the rule it broke
             raise DecryptionError(f"PrivateMessage does not decrypt: {exc.reason}", section="6.3") from None
         raise
-    content = verified.content
-    if content.content_type == ContentType.application:
-        leaf_index = content.sender.leaf_index
-        assert leaf_index is not None and content.application_data is not None
-        node = lookup(leaf_index)
-        assert node is not None
-        return ApplicationMessage(
-            Member.of(leaf_index, node), content.application_data, content.authenticated_data, content.epoch
-        )
-    if content.content_type == ContentType.proposal:
-        return _receive_proposal(group, verified.authenticated_content)
-    return _receive_commit(group, verified.authenticated_content)
+    return outcome[0]
 
 
 def leaf_node_of(group: Group, leaf_index: int) -> LeafNode | None:
