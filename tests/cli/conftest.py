@@ -26,7 +26,11 @@ from calpico.cli.app import run
 from ..client.server import ThreadServer
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
-LAUNCH = "from calpico.cli import main; main()"
+# A shell starts background jobs with SIGINT ignored and children inherit that;
+# Python then installs no KeyboardInterrupt handler, and a test that presses
+# Ctrl-C would wait forever when the suite itself runs as ``cmd &``. The CLI
+# under test gets SIGINT back at its default, as in a terminal.
+LAUNCH = "import signal; signal.signal(signal.SIGINT, signal.default_int_handler); from calpico.cli import main; main()"
 
 
 @dataclass
