@@ -110,3 +110,7 @@ def test_a_card_is_a_visible_notice_first_in_full_then_field_by_field() -> None:
     moved = _card(inference=InferenceLocation.THIRD_PARTY, inference_host="api.example", revision=3)
     text = card_notice(AssistantCardChanged("c1", "alice", "pico1", moved, ("inference", "inference_host")))
     assert "where it runs → third_party; host → api.example" in text
+    data = event_json(renamed)
+    assert data["event"] == "assistant_card_changed" and data["changed"] == ["name"]
+    assert data["card"]["name"] == "Nova" and data["card"]["inference"] == "self_hosted"
+    json.dumps(data)

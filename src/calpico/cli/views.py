@@ -114,6 +114,8 @@ def _plain(value: Any) -> Any:
         return [_plain(v) for v in value]
     if isinstance(value, Message):
         return message_json(value)
+    if isinstance(value, AssistantCard):
+        return value.model_dump(mode="json", exclude={"signature", "assistant_key"})
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
     return value
