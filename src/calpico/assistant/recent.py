@@ -2,10 +2,9 @@
 
 A reply's prompt needs the conversation's latest messages. Reading them
 from the store on every mention puts a store read on the critical path —
-and the store's single worker thread is then usually still busy committing
-the acknowledgement of the very message that triggered the reply (a
-durable commit: an fsync). So the runtime reads a conversation once, then
-follows it from events:
+and the store's single worker thread is then usually still busy with the
+transaction acknowledging the very message that triggered the reply. So
+the runtime reads a conversation once, then follows it from events:
 
 - `MessageReceived` (others' messages, and this device's own, which the SDK
   publishes as it stores them) appends; the window keeps ``limit`` messages;
