@@ -3,16 +3,19 @@
 Against the real server and the local OpenAI-compatible server: after the
 first reply, later prompts are built without reading the store, yet they
 hold new messages, edits, the assistant's own streamed replies (whole),
-and lose deleted messages.
+and lose deleted messages. And a reply's first part goes out at its first
+token, whatever the update interval.
 """
 
 from __future__ import annotations
 
-from calpico.client.events import MessageDeleted, MessageEdited, MessageReceived
+import dataclasses
+
+from calpico.client.events import AssistantCardChanged, MessageDeleted, MessageEdited, MessageReceived
 from calpico.wire.app import AssistantReply, decode_app_message
 
 from ..client.conversations.conftest import Device
-from .conftest import Helpers, marked
+from .conftest import FAST, Helpers, marked
 from .test_runtime import handled, room_with
 
 
@@ -77,3 +80,25 @@ async def test_the_next_mention_reads_nothing_from_the_store(helpers: Helpers) -
     said = "\n".join(m["content"] for m in last.messages if m["role"] == "user")
     assert [marked(f"@Pico question {i}") in said for i in range(3)] == [True, True, True]
     assert len([m for m in last.messages if m["role"] == "assistant"]) == 2
+
+
+async def test_the_first_token_goes_out_at_once_and_later_parts_wait_for_the_interval(helpers: Helpers) -> None:
+    bob = await helpers.people.person("bob")
+    alice = await helpers.people.person("alice")
+    slow = dataclasses.replace(FAST, update_interval=600.0)  # updates at most every ten minutes
+    pico, _ = await helpers.assistant(alice, "Pico", options=slow)
+    room = await alice.chats.create_room("slow", [bob.name])
+    assert await pico.manager.add(room.id)
+    await bob.wait(AssistantCardChanged, lambda e: e.conversation_id == room.id)
+    await pico.runtime.settled()
+    asked = await bob.chats.send_text(room.id, marked("@Pico quick question"))
+    final = await answer_to(bob, room.id, asked.message_id)  # well within the test's wait, not ten minutes
+    parts = [
+        e
+        for e in bob.seen
+        if isinstance(e, MessageReceived | MessageEdited) and e.message.sender_device == pico.device_id
+    ]
+    bodies = [decode_app_message(e.message.content) for e in parts]
+    replies = [b for b in bodies if isinstance(b, AssistantReply)]
+    # the first part (first token, not final), then straight to the final text: no update in between
+    assert [r.final for r in replies] == [False, True] and final.body.startswith(replies[0].body)
