@@ -68,9 +68,12 @@ async def test_prompts_follow_new_edited_and_deleted_messages_without_store_read
     assert pico.runtime.recent.reads == reads + 1
 
 
-async def test_the_next_mention_reads_nothing_from_the_store(helpers: Helpers) -> None:
+async def test_mentions_read_nothing_from_the_store(helpers: Helpers) -> None:
     bob = await helpers.people.person("bob")
     _alice, pico, room = await room_with(helpers, bob)
+    plain = await bob.chats.send_text(room, marked("anyone up for a hike?"))
+    await handled(pico, plain)  # not for it, but it reads the conversation ahead, while nobody waits
+    assert pico.runtime.recent.following(room) and pico.runtime.recent.reads == 1
     for i in range(3):
         asked = await bob.chats.send_text(room, marked(f"@Pico question {i}"))
         await answer_to(bob, room, asked.message_id)

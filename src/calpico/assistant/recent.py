@@ -15,6 +15,10 @@ the runtime reads a conversation once, then follows it from events:
   cards, settings, an unknown future event) forgets the window, and the
   next reply reads the store again.
 
+The runtime also reads a window ahead, when a message arrives in a
+conversation it is active in but not followed yet (after a restart), so
+the first mention there does not wait for the read either.
+
 The window holds exactly what the store would return, because the SDK
 publishes an event only after it stored the change; messages the SDK hides
 (a blocked person's) cause no event, as reads hide them too. If an event
@@ -65,6 +69,10 @@ class RecentMessages:
         if self._changes[conversation_id] == before:
             self._windows[conversation_id] = collections.deque(messages, maxlen=self._limit)
         return messages
+
+    def following(self, conversation_id: str) -> bool:
+        """Whether the conversation's window is held (a `get` needs no store read)."""
+        return conversation_id in self._windows
 
     def on_event(self, event: Event) -> None:
         """Follow one event of the device (call it for every event, in order)."""

@@ -343,6 +343,8 @@ class AssistantRuntime:
             self._spawn(self._respond(conversation_id, message, away=False))
         elif mode is AssistantMode.AUTO:
             self._spawn(self._maybe_auto(conversation_id, message))
+        elif not self.recent.following(conversation_id):
+            self._spawn(self.recent.get(conversation_id))  # read it now, while nobody waits for an answer
 
     async def _configure(self, conversation_id: str, settings: AssistantSettings) -> None:
         changes: dict[str, Any] = {"active": True}
