@@ -1,25 +1,43 @@
 """Assistant latency: a mention sent → the first streamed token shown on another member's device, in a 20-member room.
 
-    .venv/bin/python benchmarks/assistant_latency.py [--members 20] [--mentions 20] [--ttft 0.1] [--all-live]
+    .venv/bin/python benchmarks/assistant_latency.py [--members 20] [--mentions 20] [--repeat 3] [--ttft 0.1]
 
-Runs the real Calpico server in a thread (uvicorn on 127.0.0.1, SQLite in a
-temporary folder), a local OpenAI-compatible server in another thread
-(Starlette, server-sent events, ``--ttft`` seconds before its first token),
-and real SDK clients in this process: ``--members`` people in one room, plus
-Alice's assistant (its own device, `AssistantRuntime` with the standard
-`OpenAICompatibleProvider`, mention-only).
+Runs the real Calpico server in its own process (``calpico server``:
+uvicorn on 127.0.0.1, SQLite in a temporary folder), a local
+OpenAI-compatible server in another (Starlette, server-sent events,
+``--ttft`` seconds before its first token), the assistant in a third (its
+own device and store, `AssistantRuntime` with the standard
+`OpenAICompatibleProvider`, mention-only), and the people's SDK clients in
+this one: ``--members`` people in one room, plus Alice's assistant.
 
-For each of ``--mentions`` rounds, Bob mentions the assistant; Carol's
-device records when the assistant's first reply part (the first streamed
-token) arrives. The provider server records when each request came in and
-when its first token left. Printed per round and summarised:
+For each of ``--mentions`` rounds (times ``--repeat`` runs), Bob mentions
+the assistant; Carol's device records when the assistant's first reply part
+(the first streamed token) arrives. The provider records when each request
+came in and when its first token left. Calpico's overhead = end to end −
+the provider's own time to first token; the issue's target is under 50 ms.
 
-- end to end: Bob's ``send_text`` → Carol's `MessageReceived` of the first part;
-- the provider's own time to first token (request in → first token out);
-- Calpico's overhead = end to end − provider TTFT: Bob's send, the server,
-  the assistant's device (decrypt, decide, build the prompt from its store,
-  the HTTP request), then its reply's encryption, the server, Carol's device.
-  The issue's target is under 50 ms.
+Where the time goes: every process notes, on the one monotonic clock
+(``perf_counter`` is CLOCK_MONOTONIC on Linux, so the processes' marks
+compare), when an HTTP send to the Calpico server starts and ends and when
+a pushed frame arrives (by the frame's ``client_id``; the benchmark wraps
+``Transport.send`` and the push parser — instrumentation only, the SDK is
+unchanged), and the assistant's process notes when it has the mention, when
+it asks the provider, and when the first token arrives. That splits each
+mention into:
+
+1. Bob's device: send → its HTTP request leaves (encrypt, store);
+2. server: Bob's request in → the frame reaches the assistant's device;
+3. the assistant's device: frame → the message event (decrypt, store);
+4. the assistant decides and builds the prompt → its request to the provider;
+5. the provider: request → first token, of which the provider's own TTFT,
+   the rest HTTP and the ``openai`` SDK;
+6. the assistant's device: first token → its reply's HTTP request leaves (encrypt, store);
+7. server: the reply's request in → the frame reaches Carol's device;
+8. Carol's device: frame → shown (the message event).
+
+Steps 2 and 7 are the server's share (its HTTP and WebSocket handling,
+its database write, loopback); 1, 3, 6 and 8 the SDK's on the devices; 4
+and the non-provider part of 5 the assistant's own.
 
 By default only the three devices involved (Bob, the assistant, Carol) are
 live; the other members are in the room (the server queues everything for
@@ -58,10 +76,11 @@ from starlette.routing import Route
 
 from calpico.assistant import AssistantRuntime, Assistants, OpenAICompatibleProvider, ProviderSettings, RuntimeOptions
 from calpico.client import Account, Client, Conversations
+from calpico.client import push as push_module
 from calpico.client.events import AssistantCardChanged, ConversationAdded, Event, MessageReceived
 from calpico.client.keypackages import KeyPackagePolicy
 from calpico.client.store import Argon2Params, Passphrase
-from calpico.client.transport import RetryPolicy
+from calpico.client.transport import RetryPolicy, Transport
 from calpico.wire.app import AssistantReply, InferenceLocation, Mention, decode_app_message
 
 FAST_KDF = Argon2Params(time_cost=1, memory_cost=8 * 1024, parallelism=1)
@@ -93,6 +112,51 @@ def wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 30.0) ->
         except httpx.HTTPError:
             time.sleep(0.1)
     raise RuntimeError(f"{url} did not come up")
+
+
+# --- marks: HTTP sends and pushed frames, per process ---------------------------------------------
+
+
+@dataclasses.dataclass
+class Probe:
+    """When this process's sends to the Calpico server start and end, and when pushed frames arrive (by client_id)."""
+
+    posts: dict[str, tuple[float, float]] = dataclasses.field(default_factory=dict)
+    frames: dict[str, float] = dataclasses.field(default_factory=dict)
+    last_frame: float = 0.0
+    on_post: Any = None  # called with (client_id, start, end)
+
+    def install(self) -> None:
+        parse, send = push_module._parse, Transport.send
+        probe = self
+
+        def parse_noting(raw: str | bytes) -> list[Any]:
+            arrived = time.perf_counter()
+            items = parse(raw)
+            for item in items:
+                client_id = getattr(item, "client_id", None)
+                if client_id is not None:
+                    probe.frames.setdefault(client_id, arrived)
+                    probe.last_frame = arrived
+            return items
+
+        async def send_noting(self: Transport, group_id: bytes, client_id: str, *args: Any, **kw: Any) -> Any:
+            start = time.perf_counter()
+            result = await send(self, group_id, client_id, *args, **kw)
+            probe.posts.setdefault(client_id, (start, time.perf_counter()))
+            if probe.on_post is not None:
+                probe.on_post(client_id, start, time.perf_counter())
+            return result
+
+        push_module._parse = parse_noting
+        Transport.send = send_noting  # type: ignore[method-assign]
+
+    def first_post_after(self, t: float) -> tuple[str, float, float] | None:
+        after = [(start, end, cid) for cid, (start, end) in self.posts.items() if start >= t]
+        if not after:
+            return None
+        start, end, cid = min(after)
+        return cid, start, end
 
 
 # --- the provider (its own process) ----------------------------------------------------------------
@@ -160,6 +224,14 @@ class Traced(OpenAICompatibleProvider):
 
 
 async def serve_assistant(path: str, llm_url: str, trace: str) -> None:
+    probe = Probe()
+    probe.install()
+
+    def note_post(client_id: str, start: float, end: float) -> None:
+        with open(trace, "a") as out:
+            out.write(json.dumps({"post": client_id, "start": start, "end": end}) + "\n")
+
+    probe.on_post = note_post
     client = await Client.open(path, KEY, retry=RETRY, key_package_policy=POLICY)
     settings = ProviderSettings(base_url=llm_url, model="bench", inference=InferenceLocation.SELF_HOSTED)
     marks: dict[str, float] = {}
@@ -177,6 +249,7 @@ async def serve_assistant(path: str, llm_url: str, trace: str) -> None:
                 elif not isinstance(content, AssistantReply):
                     marks.clear()
                     marks["received"] = time.perf_counter()
+                    marks["frame_in"] = probe.last_frame
 
     watcher = asyncio.get_running_loop().create_task(watch())
     await runtime.start()
@@ -233,7 +306,8 @@ async def make_people(url: str, tmp: Path, n: int) -> list[Person]:
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--members", type=int, default=20, help="people in the room (the assistant comes on top)")
-    parser.add_argument("--mentions", type=int, default=20)
+    parser.add_argument("--mentions", type=int, default=20, help="mentions per run")
+    parser.add_argument("--repeat", type=int, default=3, help="runs (each prints its medians; then their median)")
     parser.add_argument("--ttft", type=float, default=0.1, help="the provider's own time to first token (s)")
     parser.add_argument(
         "--all-live", action="store_true", help="run every member's client, not only the three involved"
@@ -278,7 +352,106 @@ async def main() -> None:
                     proc.wait(10)
 
 
+STEPS = (
+    ("1 Bob's device: send → request out (encrypt, store)", "sdk"),
+    ("2 server: Bob's request in → frame at the assistant", "server"),
+    ("3 the assistant's device: frame → message event (decrypt, store)", "sdk"),
+    ("4 the assistant decides, builds the prompt → provider request", "assistant"),
+    ("5a the provider's own time to first token", "provider"),
+    ("5b provider request → first token, minus 5a (HTTP, the openai SDK)", "assistant"),
+    ("6 the assistant's device: first token → reply request out (encrypt, store)", "sdk"),
+    ("7 server: the reply's request in → frame at Carol", "server"),
+    ("8 Carol's device: frame → shown", "sdk"),
+)
+SHARES = (
+    ("server (2 + 7)", "server"),
+    ("SDK on the three devices (1 + 3 + 6 + 8)", "sdk"),
+    ("the assistant's own (4 + 5b)", "assistant"),
+)
+
+
+def ms(value: float) -> str:
+    return f"{value * 1e3:.1f}"
+
+
+def read_trace(trace: Path) -> tuple[dict[str, dict[str, float]], dict[str, tuple[float, float]]]:
+    """The assistant process's notes: per mention (its message id), and its HTTP sends (by client_id)."""
+    replies: dict[str, dict[str, float]] = {}
+    posts: dict[str, tuple[float, float]] = {}
+    if trace.exists():
+        for line in trace.read_text().splitlines():
+            entry = json.loads(line)
+            if "post" in entry:
+                posts.setdefault(entry["post"], (entry["start"], entry["end"]))
+            else:
+                replies[entry["mention"]] = entry
+    return replies, posts
+
+
+async def measure(
+    url: str, llm: str, probe: Probe, trace: Path, room: str, bob: Person, carol: Person, mention: list[Mention], n: int
+) -> dict[str, list[float]]:
+    """One run: ``n`` plain messages Bob → Carol, then ``n`` mentions; every step's values (seconds)."""
+    values: dict[str, list[float]] = {}
+    for i in range(n):  # the same path without an assistant: one ordinary message, Bob → Carol
+        start = time.perf_counter()
+        sent = await bob.chats.send_text(room, f"plain message {i}")
+        async with asyncio.timeout(30):
+            while sent.message_id not in carol.texts:
+                await asyncio.sleep(0.001)
+        values.setdefault("hop", []).append(carol.texts[sent.message_id] - start)
+        await asyncio.sleep(0.2)
+    rounds = []
+    async with httpx.AsyncClient() as http:
+        for i in range(n):
+            start = time.perf_counter()
+            sent = await bob.chats.send_text(room, f"@Pico idea {i} for the trip?", mentions=mention)
+            async with asyncio.timeout(30):
+                while sent.message_id not in carol.first_parts:
+                    await asyncio.sleep(0.001)
+            rounds.append((sent.message_id, start, carol.first_parts[sent.message_id]))
+            await asyncio.sleep(0.5)  # let the stream finish before the next round
+        ttfts = (await http.get(f"{llm}/stats")).json()["ttfts"][-n:]
+    replies, assistant_posts = read_trace(trace)
+    for (message_id, start, shown), ttft in zip(rounds, ttfts, strict=True):
+        values.setdefault("total", []).append(shown - start)
+        values.setdefault("overhead", []).append(shown - start - ttft)
+        entry = replies.get(message_id)
+        bob_post = probe.first_post_after(start)
+        if entry is None or "first_token" not in entry or bob_post is None:
+            continue
+        later = [(s, cid) for cid, (s, _e) in assistant_posts.items() if s >= entry["first_token"]]
+        if not later:
+            continue
+        reply_start, reply_cid = min(later)
+        at_carol = probe.frames.get(reply_cid)
+        if at_carol is None:
+            continue
+        _cid, bob_start, bob_end = bob_post
+        marks = (
+            bob_start - start,
+            entry["frame_in"] - bob_start,
+            entry["received"] - entry["frame_in"],
+            entry["request"] - entry["received"],
+            ttft,
+            entry["first_token"] - entry["request"] - ttft,
+            reply_start - entry["first_token"],
+            at_carol - reply_start,
+            shown - at_carol,
+        )
+        for (name, _share), value in zip(STEPS, marks, strict=True):
+            values.setdefault(name, []).append(value)
+        for name, share in SHARES:
+            values.setdefault(name, []).append(sum(v for (_n, s), v in zip(STEPS, marks, strict=True) if s == share))
+        values.setdefault("server accepts Bob's message (his HTTP request's round trip)", []).append(
+            bob_end - bob_start
+        )
+    return values
+
+
 async def run(url: str, llm: str, tmp: Path, procs: list[subprocess.Popen[bytes]], args: argparse.Namespace) -> None:
+    probe = Probe()
+    probe.install()
     t0 = time.perf_counter()
     everyone = await make_people(url, tmp, args.members)
     alice, bob, carol = everyone[0], everyone[1], everyone[2]
@@ -309,66 +482,45 @@ async def run(url: str, llm: str, tmp: Path, procs: list[subprocess.Popen[bytes]
     print(
         f"assistant latency: {args.members} people + the assistant in one room "
         f"({'all' if args.all_live else 'three'} devices live; server, provider and assistant in their own processes), "
-        f"{args.mentions} mentions, provider TTFT {args.ttft * 1e3:.0f} ms"
+        f"{args.repeat} runs of {args.mentions} mentions, provider TTFT {args.ttft * 1e3:.0f} ms, "
+        f"load average {os.getloadavg()[0]:.1f}"
     )
     print(f"  setup (accounts, room, assistant) {time.perf_counter() - t0:.1f} s (not measured)")
-    hops = []
-    for i in range(args.mentions):  # the same path without an assistant: one ordinary message, Bob → Carol
-        start = time.perf_counter()
-        sent = await bob.chats.send_text(room.id, f"plain message {i}")
-        async with asyncio.timeout(30):
-            while sent.message_id not in carol.texts:
-                await asyncio.sleep(0.001)
-        hops.append(carol.texts[sent.message_id] - start)
-        await asyncio.sleep(0.2)
     mention = [Mention(username=alice.client.username, device_id=made.owned.device_id)]
-    async with httpx.AsyncClient() as http:
-        totals, starts = [], {}
-        for i in range(args.mentions):
-            start = time.perf_counter()
-            sent = await bob.chats.send_text(room.id, f"@Pico idea {i} for the trip?", mentions=mention)
-            async with asyncio.timeout(30):
-                while sent.message_id not in carol.first_parts:
-                    await asyncio.sleep(0.001)
-            totals.append(carol.first_parts[sent.message_id] - start)
-            starts[sent.message_id] = (start, carol.first_parts[sent.message_id])
-            await asyncio.sleep(0.5)  # let the stream finish before the next round
-        ttfts = (await http.get(f"{llm}/stats")).json()["ttfts"][-args.mentions :]
-    overheads = sorted(t - f for t, f in zip(totals, ttfts, strict=True))
-    p95 = overheads[min(len(overheads) - 1, int(len(overheads) * 0.95))]
-    print(
-        f"  end to end (mention sent → first token on Carol's device): median {statistics.median(totals) * 1e3:.1f} ms"
-    )
-    print(f"  provider's own time to first token: median {statistics.median(ttfts) * 1e3:.1f} ms")
-    print(
-        f"  Calpico overhead (end to end − provider TTFT): median {statistics.median(overheads) * 1e3:.1f} ms, "
-        f"p95 {p95 * 1e3:.1f} ms, min {overheads[0] * 1e3:.1f} ms (target < 50 ms)"
-    )
-    steps: dict[str, list[float]] = {}
-    for line in trace.read_text().splitlines():
-        entry = json.loads(line)
-        if entry["mention"] not in starts or "first_token" not in entry:
-            continue
-        sent_at, shown_at = starts[entry["mention"]]
-        for name, value in (
-            ("Bob's send → the assistant has the mention", entry["received"] - sent_at),
-            ("the assistant decides and builds the prompt → request", entry["request"] - entry["received"]),
-            ("request → first token at the assistant (provider TTFT + HTTP)", entry["first_token"] - entry["request"]),
-            ("first token → first part encrypted and stored", entry["stored_first_part"] - entry["first_token"]),
-            ("first part stored → shown on Carol's device", shown_at - entry["stored_first_part"]),
-        ):
-            steps.setdefault(name, []).append(value)
-    for name, values in steps.items():
-        print(f"    {name}: median {statistics.median(values) * 1e3:.1f} ms")
-    hop = statistics.median(hops)
-    print(
-        f"  for scale: one ordinary message Bob → Carol (send → shown) median {hop * 1e3:.1f} ms; a mention needs two "
-        f"such hops, so the assistant's own share is about {(statistics.median(overheads) - 2 * hop) * 1e3:.1f} ms"
-    )
+    runs: list[dict[str, float]] = []  # per run, the median of every step
+    for r in range(args.repeat):
+        values = await measure(url, llm, probe, trace, room.id, bob, carol, mention, args.mentions)
+        medians = {name: statistics.median(v) for name, v in values.items() if v}
+        runs.append(medians)
+        overheads = sorted(values["overhead"])
+        p95 = overheads[min(len(overheads) - 1, int(len(overheads) * 0.95))]
+        print(
+            f"  run {r + 1}: Calpico overhead median {ms(medians['overhead'])} ms (p95 {ms(p95)}, "
+            f"min {ms(overheads[0])}); end to end {ms(medians['total'])} ms; one plain hop Bob → Carol "
+            f"{ms(medians['hop'])} ms; load average {os.getloadavg()[0]:.1f}"
+        )
+
+    def over_runs(name: str) -> str:
+        got = [m[name] for m in runs if name in m]
+        return ms(statistics.median(got)) if got else "n/a"
+
+    print(f"median over {args.repeat} runs (each run's median):")
+    print(f"  end to end (mention sent → first token on Carol's device): {over_runs('total')} ms")
+    print(f"  Calpico overhead (end to end − provider TTFT): {over_runs('overhead')} ms (target < 50 ms)")
+    print("  where it goes (steps do not add up exactly: each is its own median):")
+    for name, _share in STEPS:
+        print(f"    {name}: {over_runs(name)} ms")
+    for name, _share in SHARES:
+        print(f"    = {name}: {over_runs(name)} ms")
+    print(f"    (server accepts Bob's message, his HTTP round trip: {over_runs(SERVER_ACCEPT)} ms)")
+    print(f"  for scale: one ordinary message Bob → Carol (send → shown): {over_runs('hop')} ms")
     for person in everyone:
         if person.watcher is not None:
             person.watcher.cancel()
         await person.client.close()
+
+
+SERVER_ACCEPT = "server accepts Bob's message (his HTTP request's round trip)"
 
 
 if __name__ == "__main__":

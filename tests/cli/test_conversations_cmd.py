@@ -34,7 +34,9 @@ def test_dm_arrives_as_a_request_then_both_write(cli: Cli) -> None:
     assert message["seq"] is not None  # the server ordered it before the command returned
     assert set(message) == {
         "conversation_id", "id", "sender", "device", "sent_at", "seq", "type", "text", "edited", "deleted", "reactions",
+        "shown_as", "ai_generated", "away", "assistant",
     }  # fmt: skip
+    assert (message["shown_as"], message["ai_generated"], message["assistant"]) == (alice, False, None)
 
     requests = cli.json("requests", "--profile", bob)["requests"]
     assert [(r["kind"], r["peer"]) for r in requests] == [("dm", alice)]

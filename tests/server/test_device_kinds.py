@@ -64,3 +64,30 @@ async def test_an_account_starts_with_a_persons_device(api: ApiClient) -> None:
     assert r.status_code == 400
     r = await api.http.post("/v1/accounts", json={"username": "botonly", "device": {**device, "kind": "robot"}})
     assert r.status_code == 400  # not a kind at all: the schema refuses it
+
+
+async def test_an_assistant_device_cannot_change_its_owners_contacts_or_start_conversations(api: ApiClient) -> None:
+    alice, bob = await api.register(), await api.register()
+    _, pico = await _add(api, alice, "assistant")
+    assert pico is not None
+    await bob.upload_key_packages(2)
+    # Claiming is how a conversation is started or someone added: only a person's device does it.
+    for target, params in ((bob.username, {}), (alice.username, {}), (alice.username, {"device_id": alice.device_id})):
+        r = await pico.post(f"/v1/users/{target}/key-packages/claim", params=params)
+        assert r.status_code == 403 and "assistant device" in r.json()["message"]
+    for method, path, body in (
+        ("PUT", f"/v1/blocks/{bob.username}", None),
+        ("DELETE", f"/v1/blocks/{bob.username}", None),
+        ("PUT", f"/v1/contacts/{bob.username}", None),
+        ("DELETE", f"/v1/contacts/{bob.username}", None),
+        ("PUT", "/v1/contact-policy", {"policy": "anyone"}),
+    ):
+        r = await pico.http.request(method, path, headers=pico.headers, json=body)
+        assert r.status_code == 403 and set(r.json()) >= {"code", "message"}, (method, path)
+    # Nothing changed; its owner's own devices still manage all of it, and it may read what they set.
+    assert (await alice.put(f"/v1/contacts/{bob.username}")).status_code == 204
+    assert (await alice.put("/v1/contact-policy", json={"policy": "contacts"})).status_code == 200
+    assert (await pico.get("/v1/contacts")).json()["contacts"] == [bob.username]
+    assert (await pico.get("/v1/blocks")).json()["blocked"] == []
+    assert (await pico.get("/v1/contact-policy")).json()["policy"] == "contacts"
+    assert (await alice.claim(bob.username)).status_code == 200

@@ -6,6 +6,7 @@ card its owner's device signed. Modules: `owner` (`Assistants`: create,
 rename, personality, add/remove, settings, away, share), `runtime`
 (`AssistantRuntime`: the assistant device answering in its conversations),
 `prompt` (context: who said what, bounded, untrusted text tagged),
+`recent` (each conversation's latest messages, followed in memory),
 `tools` (history search, images, checklists and polls, web search,
 memory), `state` (its settings and the owner's personal memory, sealed in
 its store), `providers` (one interface; OpenAI-compatible first), `errors`.
@@ -15,7 +16,7 @@ See docs/assistant.md.
 from __future__ import annotations
 
 from .errors import AssistantError, NoProvider, NoSuchAssistant, ProviderError, ToolError
-from .owner import Assistants, NewAssistant, describe_card
+from .owner import Assistants, NewAssistant, describe_card, where_it_runs
 from .prompt import ContextLimits
 from .providers import (
     NO_PROVIDER_NOTICE,
@@ -27,6 +28,7 @@ from .providers import (
     ToolCall,
     ToolSpec,
 )
+from .recent import RecentMessages
 from .runtime import AssistantRuntime, RuntimeOptions
 from .state import AssistantState, Memory, OwnedAssistant, RoomState
 from .tools import WebSearch
@@ -48,6 +50,7 @@ __all__ = [
     "Provider",
     "ProviderError",
     "ProviderSettings",
+    "RecentMessages",
     "RoomState",
     "RuntimeOptions",
     "TextDelta",
@@ -56,4 +59,5 @@ __all__ = [
     "ToolSpec",
     "WebSearch",
     "describe_card",
+    "where_it_runs",
 ]

@@ -49,7 +49,7 @@ from .errors import NoSuchAssistant
 from .providers.base import ProviderSettings
 from .state import AssistantState, OwnedAssistant, OwnedAssistants
 
-__all__ = ["Assistants", "NewAssistant", "describe_card"]
+__all__ = ["Assistants", "NewAssistant", "describe_card", "where_it_runs"]
 
 DEFAULT_RETENTION = "keeps the chats it is in on its device; the provider gets only each request's prompt"
 
@@ -62,14 +62,19 @@ class NewAssistant:
     client: Client
 
 
-def describe_card(card: AssistantCard) -> str:
-    """One line for people: who it is, which model, where inference runs, what it keeps."""
+def where_it_runs(card: AssistantCard) -> str:
+    """Where the card says inference runs: "on its owner's device", "on a self-hosted server (gpu.lan)", ..."""
     host = f" ({card.inference_host})" if card.inference_host else ""
-    where = {
+    return {
         InferenceLocation.ON_DEVICE: "on its owner's device",
         InferenceLocation.SELF_HOSTED: f"on a self-hosted server{host}",
         InferenceLocation.THIRD_PARTY: f"at a third-party API{host}",
     }[card.inference]
+
+
+def describe_card(card: AssistantCard) -> str:
+    """One line for people: who it is, which model, where inference runs, what it keeps."""
+    where = where_it_runs(card)
     text = f"{card.name} ({card.owner}'s assistant) · {card.model} via {card.provider} · runs {where}"
     if card.personality:
         text += f" · personality: {card.personality}"

@@ -47,9 +47,13 @@ from calpico.client.events import (
     Event,
     InviteReceived,
     MemberJoined,
+    MessageDeleted,
+    MessageEdited,
     MessageReceived,
     MessageRequestReceived,
     ReactionChanged,
+    ReceiptReceived,
+    TypingChanged,
 )
 from calpico.client.ids import new_message_id, now_ms
 from calpico.client.store import Conversation, ConversationKind, Message
@@ -68,6 +72,7 @@ from calpico.wire.app import (
 from .errors import ProviderError, ToolError
 from .prompt import ContextLimits, build_prompt, judge_prompt, untrusted
 from .providers.base import NO_PROVIDER_NOTICE, PromptMessage, Provider, TextDelta, ToolCall, ToolSpec
+from .recent import RecentMessages
 from .state import AssistantState, Memory, RoomState
 from .tools import Tool, ToolBox, ToolContext, WebSearch
 
@@ -78,6 +83,10 @@ log = logging.getLogger("calpico.assistant")
 YES = re.compile(r"^\s*(yes|y|ok|okay|go|go ahead|confirm|sure)\b", re.IGNORECASE)
 NO = re.compile(r"^\s*(no|n|cancel|stop|don't|do not)\b", re.IGNORECASE)
 CONFIRM_EMOJI = frozenset({"👍", "✅", "👌"})
+
+# Events that never change a conversation's kind, policy, members or cards: the view stays. (Its own
+# streamed updates are MessageEdited: dropping the view on them made every next mention read the store.)
+_KEEPS_VIEW = (MessageReceived, MessageEdited, MessageDeleted, ReactionChanged, ReceiptReceived, TypingChanged)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +109,7 @@ class _View:
     """What the runtime needs to know about one conversation, kept between messages.
 
     Dropped whenever an event says membership, cards or settings changed, so
-    a mention costs one store read (the recent messages), not six.
+    a mention costs no store read (the recent messages are followed in `RecentMessages`).
     """
 
     conversation: Conversation
@@ -155,6 +164,7 @@ class AssistantRuntime:
         self._pending: dict[str, _Pending] = {}
         self._views: dict[str, _View] = {}
         self._rooms: dict[str, RoomState] = {}
+        self.recent = RecentMessages(self._read_recent, self.options.limits.max_messages)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._loop: asyncio.Task[None] | None = None
         self.busy = 0  # replies in progress (for tests and `serve`'s status)
@@ -205,6 +215,7 @@ class AssistantRuntime:
     async def _run(self) -> None:
         async for event in self._events:
             self._handling = True
+            self.recent.on_event(event)  # before handling: a reply spawned below must see this message
             try:
                 await self._handle(event)
             except CalpicoError as exc:
@@ -242,6 +253,9 @@ class AssistantRuntime:
             view = self._views[conversation_id] = _View(conversation, policy, assistants, people)
         return view
 
+    async def _read_recent(self, conversation_id: str, limit: int) -> list[Message]:
+        return await self.chats.messages(conversation_id, limit=limit)
+
     async def _room(self, conversation_id: str) -> RoomState:
         room = self._rooms.get(conversation_id)
         if room is None:
@@ -252,7 +266,7 @@ class AssistantRuntime:
         self._rooms[conversation_id] = await self.state.update_room(conversation_id, **changes)
 
     async def _handle(self, event: Event) -> None:
-        if not isinstance(event, MessageReceived | ReactionChanged):
+        if not isinstance(event, _KEEPS_VIEW):
             self._views.pop(getattr(event, "conversation_id", ""), None)  # membership, cards, settings: look again
         if isinstance(event, ConversationAdded):
             await self._joined(event.conversation.id, event.by)
@@ -329,6 +343,8 @@ class AssistantRuntime:
             self._spawn(self._respond(conversation_id, message, away=False))
         elif mode is AssistantMode.AUTO:
             self._spawn(self._maybe_auto(conversation_id, message))
+        elif not self.recent.following(conversation_id):
+            self._spawn(self.recent.get(conversation_id))  # read it now, while nobody waits for an answer
 
     async def _configure(self, conversation_id: str, settings: AssistantSettings) -> None:
         changes: dict[str, Any] = {"active": True}
@@ -380,7 +396,7 @@ class AssistantRuntime:
     async def _context(self, conversation_id: str, trigger: Message, *, judge: bool = False) -> list[tuple[str, str]]:
         view = await self._view(conversation_id)
         conversation = view.conversation
-        messages = await self.chats.messages(conversation_id, limit=self.options.limits.max_messages)
+        messages = await self.recent.get(conversation_id)  # no store read once the conversation is followed
         assistants = view.assistants
         people = view.people
         room = await self._room(conversation_id)

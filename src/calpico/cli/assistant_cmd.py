@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from calpico.assistant import (
     AssistantRuntime,
@@ -29,6 +30,7 @@ from calpico.assistant import (
     RuntimeOptions,
     WebSearch,
     describe_card,
+    where_it_runs,
 )
 from calpico.client import Client, KeyFile
 from calpico.wire.app import AssistantCard, AssistantMode, AssistantPolicy, InferenceLocation
@@ -58,7 +60,26 @@ def _paths(env: Env, name: str) -> tuple[Path, Path]:
 def _card_json(card: AssistantCard) -> dict[str, Any]:
     data = card.model_dump(mode="json", exclude={"signature", "assistant_key"})
     data["shown_as"] = f"{card.name} ({card.owner}'s assistant)"
+    data["runs"] = where_it_runs(card)
     return data
+
+
+def _print_card(env: Env, entry: dict[str, Any]) -> None:
+    """One assistant's card, field by field (what every member of its conversations is shown)."""
+    mark = "[green]verified[/]" if entry["verified"] else "[red]unverified: no card accepted yet[/]"
+    env.out.print(f"[bold]{entry['shown_as']}[/]  {mark}")
+    if "model" not in entry:
+        return
+    rows = (
+        ("personality", entry["personality"] or "(none given)"),
+        ("model", entry["model"]),
+        ("provider", entry["provider"]),
+        ("inference", f"runs {entry['runs']}"),
+        ("retention", entry["retention"] or "(not stated)"),
+        ("card", f"revision {entry['revision']}, signed by {entry['owner']}'s device {entry['signer_device'][:8]}"),
+    )
+    for name, value in rows:
+        env.out.print(f"  [dim]{name:<12}[/]{escape(str(value))}")
 
 
 def _provider(
@@ -223,7 +244,7 @@ def card(
         if not cards:
             env.out.print("[dim]no assistants[/]")
         for entry in cards:
-            env.out.print(entry.get("line") or entry["shown_as"])
+            _print_card(env, entry)
 
     env.out.result({"assistants": cards}, human)
 

@@ -25,6 +25,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
+from calpico.client import AssistantMember
 from calpico.client.errors import CalpicoError
 from calpico.client.events import (
     ConnectionStateChanged,
@@ -38,7 +39,7 @@ from calpico.client.events import (
 from calpico.client.push import ConnectionState
 from calpico.client.store import Conversation, Message
 
-from .common import Env, JsonOpt, ProfileOpt, Session, label, resolve_conversation
+from .common import Env, JsonOpt, KnownAssistants, ProfileOpt, Session, label, resolve_conversation
 from .errors import reason
 from .views import event_json, event_line, message_json, message_line, person
 
@@ -66,6 +67,8 @@ class ChatView:
         self.connection = ConnectionState.CONNECTING
         self._shown: set[str] = set()
         self._last_typing_sent = 0.0
+        self.known = KnownAssistants(session.chats)
+        self.assistants: dict[str, AssistantMember] = {}  # this conversation's, by device id
 
     # --- output -------------------------------------------------------------------------
 
@@ -80,9 +83,13 @@ class ChatView:
         if kind == "message" and m.message_id in self._shown:
             return
         self._shown.add(m.message_id)
-        self.emit(message_line(m, me=self.me), {"event": kind, **message_json(m)})
+        self.emit(
+            message_line(m, me=self.me, assistants=self.assistants),
+            {"event": kind, **message_json(m, self.assistants)},
+        )
 
     async def show_history(self, limit: int) -> None:
+        self.assistants = await self.known.of(self.c.id)
         messages = await self.s.chats.messages(self.c.id, limit=limit)
         if not self.env.out.as_json:
             members = ", ".join(p.username for p in await self.s.chats.members(self.c.id))
@@ -105,6 +112,8 @@ class ChatView:
             return
         if getattr(event, "conversation_id", None) != self.c.id:
             return
+        await self.known.follow(event)
+        self.assistants = await self.known.of(self.c.id)
         if isinstance(event, TypingChanged):
             if event.username == self.me:
                 return
@@ -128,7 +137,7 @@ class ChatView:
         if isinstance(event, RoomRenamed):
             self.c = await self.s.chats.get(self.c.id)
             self.where = label(self.c, self.me)
-        line = event_line(event, "", me=self.me)
+        line = event_line(event, "", me=self.me, assistants=self.assistants)
         if line is not None or self.env.out.as_json:
             self.emit(line or "", event_json(event))
 
@@ -175,7 +184,10 @@ class ChatView:
         elif name == "history":
             count = int(arg) if arg.strip().isdigit() else 20
             for m in await self.s.chats.messages(self.c.id, limit=count):
-                self.emit(message_line(m, me=self.me), {"event": "history", **message_json(m)})
+                self.emit(
+                    message_line(m, me=self.me, assistants=self.assistants),
+                    {"event": "history", **message_json(m, self.assistants)},
+                )
         else:
             self.emit(Text(_HELP, style="dim"), {"event": "help", "message": _HELP})
         return True

@@ -24,16 +24,17 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from calpico.client import Client, KeySource
+from calpico.client import AssistantMember, Client, KeySource
 from calpico.client.conversations import Conversations
-from calpico.client.errors import TransportError
+from calpico.client.errors import CalpicoError, TransportError
+from calpico.client.events import AssistantCardChanged, AssistantRemoved, Event, MemberJoined
 from calpico.client.store import Conversation, ConversationKind, ConversationStatus
 
 from .errors import UsageProblem, reason
 from .output import Output
 from .profiles import Profile, ProfileSettings, calpico_home, profile_name
 
-__all__ = ["Env", "GlobalOptions", "JsonOpt", "ProfileOpt", "Session", "resolve_conversation"]
+__all__ = ["Env", "GlobalOptions", "JsonOpt", "KnownAssistants", "ProfileOpt", "Session", "resolve_conversation"]
 
 T = TypeVar("T")
 
@@ -163,3 +164,31 @@ def label(conversation: Conversation, me: str) -> str:
     if conversation.kind is ConversationKind.DM:
         return f"@{conversation.peer or '?'}"
     return f"#{conversation.name or conversation.id[:8]}"
+
+
+class KnownAssistants:
+    """The assistant members of conversations (``Conversations.assistants``), by device id, for naming their messages.
+
+    Read once per conversation; a card, an assistant joining or leaving reads that conversation again
+    (`follow`, before the event is shown, so the notice and what follows use the new name).
+    """
+
+    def __init__(self, chats: Conversations) -> None:
+        self._chats = chats
+        self._known: dict[str, dict[str, AssistantMember]] = {}
+
+    async def of(self, conversation_id: str) -> dict[str, AssistantMember]:
+        if conversation_id not in self._known:
+            try:
+                members = await self._chats.assistants(conversation_id)
+            except CalpicoError:
+                members = []
+            self._known[conversation_id] = {m.device_id: m for m in members}
+        return self._known[conversation_id]
+
+    async def follow(self, event: Event) -> None:
+        if isinstance(event, AssistantCardChanged | AssistantRemoved) or (
+            isinstance(event, MemberJoined) and event.assistant
+        ):
+            self._known.pop(event.conversation_id, None)
+            await self.of(event.conversation_id)

@@ -12,10 +12,12 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from calpico.client import AssistantMember
 from calpico.client.store import Conversation, ConversationKind, ConversationStatus, Message
+from calpico.wire.app import AssistantPolicy
 
-from .common import Env, JsonOpt, ProfileOpt, Session, label, resolve_conversation
-from .errors import Refused
+from .common import Env, JsonOpt, KnownAssistants, ProfileOpt, Session, label, resolve_conversation
+from .errors import Refused, UsageProblem
 from .views import conversation_json, message_json, message_line, person, when
 
 __all__ = ["dm", "history", "room_app", "rooms", "send"]
@@ -61,12 +63,14 @@ def _print_sent(env: Env, where: str, message: dict[str, Any]) -> None:
         env.out.print(f"Sent to [bold]{where}[/].")
 
 
-def _print_history(env: Env, title: str, messages: list[Message], me: str) -> None:
+def _print_history(
+    env: Env, title: str, messages: list[Message], me: str, assistants: dict[str, AssistantMember]
+) -> None:
     env.out.print(f"[bold]{title}[/]")
     if not messages:
         env.out.print("[dim]no messages yet[/]")
     for m in messages:
-        env.out.print(message_line(m, me=me))
+        env.out.print(message_line(m, me=me, assistants=assistants))
 
 
 def dm(
@@ -83,24 +87,25 @@ def dm(
     """
     env = Env.of(ctx, profile, as_json)
 
-    async def main() -> tuple[dict[str, Any], list[Message], str]:
+    async def main() -> tuple[dict[str, Any], list[Message], str, dict[str, AssistantMember]]:
         async with env.session(offline_ok=True) as s:
             c = await s.chats.start_dm(user)
             data: dict[str, Any] = {"conversation": conversation_json(c), "message": None}
             if text is not None:
                 data["message"] = await _send(s, c, text)
-                return data, [], s.client.username
+                return data, [], s.client.username, {}
             history = await s.chats.messages(c.id, limit=limit)
-            data["messages"] = [message_json(m) for m in history]
-            return data, history, s.client.username
+            assistants = await KnownAssistants(s.chats).of(c.id)
+            data["messages"] = [message_json(m, assistants) for m in history]
+            return data, history, s.client.username, assistants
 
-    data, history, me = env.run(main)
+    data, history, me, assistants = env.run(main)
 
     def human() -> None:
         if data["message"] is not None:
             _print_sent(env, f"@{user}", data["message"])
         else:
-            _print_history(env, f"DM with {user}", history, me)
+            _print_history(env, f"DM with {user}", history, me, assistants)
 
     env.out.result(data, human)
 
@@ -150,24 +155,61 @@ def create(
     name: Annotated[str, typer.Argument(help="the room's name")],
     members: Annotated[list[str] | None, typer.Argument(help="people to add")] = None,
     topic: Annotated[str, typer.Option(help="what the room is about")] = "",
+    approval: Annotated[
+        bool, typer.Option("--approval", help="assistants join only when an admin approves them")
+    ] = False,
+    no_assistants: Annotated[bool, typer.Option("--no-assistants", help="no AI assistants in this room")] = False,
     profile: ProfileOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Create a room with people in it (you are its admin).
 
-    Example: calpico room create plans bob carol
+    Example: calpico room create plans bob carol --approval
     """
     env = Env.of(ctx, profile, as_json)
+    if approval and no_assistants:
+        raise UsageProblem("--approval and --no-assistants do not go together: a room without assistants approves none")
+    policy = AssistantPolicy.NONE if no_assistants else AssistantPolicy.MENTION
 
     async def main() -> dict[str, Any]:
         async with env.session() as s:
-            c = await s.chats.create_room(name, list(members or ()), topic=topic)
-            return await _conversation_data(s, c)
+            c = await s.chats.create_room(
+                name, list(members or ()), topic=topic, assistant_policy=policy, assistant_approval=approval
+            )
+            data = await _conversation_data(s, c)
+            data.update(await _assistant_data(s, c))
+            return data
 
     data = env.run(main)
-    env.out.result(
-        data, lambda: env.out.print(f"Created [bold]#{name}[/] with {', '.join(map(person, data['members']))}.")
-    )
+
+    def human() -> None:
+        env.out.print(f"Created [bold]#{name}[/] with {', '.join(map(person, data['members']))}.")
+        if no_assistants or approval:
+            env.out.print(f"Assistants: {_policy_text(data)}.")
+
+    env.out.result(data, human)
+
+
+async def _assistant_data(s: Session, c: Conversation) -> dict[str, Any]:
+    """The room's assistant policy and the assistant members present, as every member's device sees them."""
+    settings = await s.chats.settings(c.id)
+    present = await s.chats.assistants(c.id)
+    return {
+        "assistant_policy": settings.assistant_policy.value,
+        "assistant_approval": settings.assistant_approval,
+        "assistants": [
+            {"device_id": a.device_id, "owner": a.owner, "shown_as": a.display_name, "verified": a.verified}
+            for a in present
+        ],
+    }
+
+
+def _policy_text(data: dict[str, Any]) -> str:
+    if data["assistant_policy"] == AssistantPolicy.NONE.value:
+        return "not allowed here"
+    when = "also on their own" if data["assistant_policy"] == AssistantPolicy.AUTO.value else "only when mentioned"
+    approval = ", and only once an admin approves them" if data["assistant_approval"] else ""
+    return f"they answer {when}{approval}"
 
 
 @room_app.command()
@@ -276,6 +318,7 @@ def show(ctx: typer.Context, room: ConversationArg, profile: ProfileOpt = None, 
             if c.status is not ConversationStatus.LEFT:
                 settings = await s.chats.settings(c.id)
                 data["topic"] = settings.topic
+                data.update(await _assistant_data(s, c))
             return data
 
     data = env.run(main)
@@ -293,6 +336,10 @@ def show(ctx: typer.Context, room: ConversationArg, profile: ProfileOpt = None, 
         table.add_row("members", ", ".join(person(m) + (" (admin)" if m in admins else "") for m in data["members"]))
         if data["disappearing_seconds"]:
             table.add_row("disappearing", f"{data['disappearing_seconds']}s")
+        if "assistant_policy" in data:
+            table.add_row("assistants", _policy_text(data))
+            for a in data["assistants"]:
+                table.add_row("", a["shown_as"] + ("" if a["verified"] else " — no verified card yet"))
         env.out.print(table)
 
     env.out.result(data, human)
@@ -362,10 +409,15 @@ def history(
     """
     env = Env.of(ctx, profile, as_json)
 
-    async def main() -> tuple[list[Message], str, str]:
+    async def main() -> tuple[list[Message], str, str, dict[str, AssistantMember]]:
         async with env.session(offline_ok=True) as s:
             c = await resolve_conversation(s.chats, conversation, me=s.client.username)
-            return await s.chats.messages(c.id, limit=limit), label(c, s.client.username), s.client.username
+            messages = await s.chats.messages(c.id, limit=limit)
+            assistants = await KnownAssistants(s.chats).of(c.id)
+            return messages, label(c, s.client.username), s.client.username, assistants
 
-    messages, where, me = env.run(main)
-    env.out.result({"messages": [message_json(m) for m in messages]}, lambda: _print_history(env, where, messages, me))
+    messages, where, me, assistants = env.run(main)
+    env.out.result(
+        {"messages": [message_json(m, assistants) for m in messages]},
+        lambda: _print_history(env, where, messages, me, assistants),
+    )

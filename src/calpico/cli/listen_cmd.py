@@ -24,7 +24,7 @@ from calpico.client.events import (
 )
 from calpico.client.push import ConnectionState
 
-from .common import Env, JsonOpt, ProfileOpt, label
+from .common import Env, JsonOpt, KnownAssistants, ProfileOpt, label
 from .views import event_json, event_line
 
 __all__ = ["ConversationNames", "listen"]
@@ -69,6 +69,7 @@ def listen(
     async def main() -> None:
         async with env.session(catch_up=False) as s:
             names = ConversationNames(s.chats, s.client.username)
+            known = KnownAssistants(s.chats)
             events = s.client.events()
             await s.client.start()
             env.out.note(f"Listening as [bold]{s.client.username}[/] (Ctrl-C to stop)…")
@@ -78,7 +79,7 @@ def listen(
                     async for event in events:
                         if not _wanted(event, typing):
                             continue
-                        await _show(env, names, event, s.client.username)
+                        await _show(env, names, known, event, s.client.username)
                         if not isinstance(event, ConnectionStateChanged):
                             shown += 1
                         if count is not None and shown >= count:
@@ -97,14 +98,17 @@ def _wanted(event: Event, typing: bool) -> bool:
     return not (isinstance(event, ConnectionStateChanged) and event.state is ConnectionState.CONNECTING)
 
 
-async def _show(env: Env, names: ConversationNames, event: Event, me: str) -> None:
+async def _show(env: Env, names: ConversationNames, known: KnownAssistants, event: Event, me: str) -> None:
     if env.out.as_json:
         env.out.json(event_json(event))
         return
     conversation_id = getattr(event, "conversation_id", None)
     where = ""
+    assistants = None
     if isinstance(conversation_id, str):
         where = await names.of(conversation_id, refresh=type(event).__name__ == "RoomRenamed")
-    line = event_line(event, where, me=me)
+        await known.follow(event)
+        assistants = await known.of(conversation_id)
+    line = event_line(event, where, me=me, assistants=assistants)
     if line is not None:
         env.out.print(line)

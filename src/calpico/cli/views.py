@@ -3,7 +3,9 @@
 JSON keys (documented in docs/cli.md; new keys may be added, none renamed):
 
 - conversation: ``id, kind, name, peer, status, disappearing_seconds, updated_at``
-- message: ``conversation_id, id, sender, device, sent_at, seq, type, text, edited, deleted, reactions``
+- message: ``conversation_id, id, sender, device, sent_at, seq, type, text, edited, deleted, reactions,
+  shown_as, ai_generated, away, assistant`` (``assistant``: ``{device_id, owner, name, verified}`` when an
+  assistant member wrote it, else null)
 - contact: ``username, state, verified, safety_number, keys_changed_at``
 - device: ``device_id, name, cipher_suite, created_at, this_device``
 - event: ``event`` (snake_case of the SDK's event class) plus its fields
@@ -15,12 +17,19 @@ import dataclasses
 import enum
 import re
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from rich.markup import escape
 from rich.text import Text
 
+from calpico.assistant import describe_card
+from calpico.client import AssistantMember
 from calpico.client.events import (
+    AssistantApprovalRequested,
+    AssistantCardChanged,
+    AssistantCardRejected,
+    AssistantRemoved,
     ConnectionStateChanged,
     ContactKeysChanged,
     ConversationAdded,
@@ -47,6 +56,7 @@ from calpico.client.verification import format_safety_number
 from calpico.wire.accounts import DeviceInfo
 from calpico.wire.app import (
     AppMessage,
+    AssistantCard,
     AssistantReply,
     Attachment,
     DisappearingTimer,
@@ -59,6 +69,9 @@ from calpico.wire.app import (
 )
 
 __all__ = [
+    "AssistantsByDevice",
+    "author",
+    "card_notice",
     "contact_json",
     "conversation_json",
     "describe",
@@ -69,6 +82,9 @@ __all__ = [
     "message_line",
     "when",
 ]
+
+AssistantsByDevice = Mapping[str, AssistantMember]
+"""The assistant members a view knows (``Conversations.assistants``), by device id."""
 
 # Each person gets a stable colour in the terminal.
 _COLOURS = ("cyan", "magenta", "green", "yellow", "blue", "bright_red", "bright_cyan", "bright_magenta")
@@ -98,6 +114,8 @@ def _plain(value: Any) -> Any:
         return [_plain(v) for v in value]
     if isinstance(value, Message):
         return message_json(value)
+    if isinstance(value, AssistantCard):
+        return value.model_dump(mode="json", exclude={"signature", "assistant_key"})
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
     return value
@@ -122,8 +140,29 @@ def _content(m: Message) -> AppMessage:
     return decode_app_message(m.content)
 
 
-def message_json(m: Message) -> dict[str, Any]:
+def _assistant_of(m: Message, content: AppMessage, assistants: AssistantsByDevice | None) -> AssistantMember | None:
+    """The assistant member who wrote ``m``: a known one, or (an AI reply from a device not listed) its owner's."""
+    member = (assistants or {}).get(m.sender_device)
+    if member is None and isinstance(content, AssistantReply):
+        member = AssistantMember(m.sender_device, m.sender_user)  # shown "alice's assistant (unverified)"
+    return member
+
+
+def author(m: Message, assistants: AssistantsByDevice | None = None) -> str:
+    """Who wrote ``m``, as people see it: ``bob``, or ``Pico (alice's assistant)`` for an assistant member."""
+    member = _assistant_of(m, _content(m), assistants)
+    return member.display_name if member is not None else m.sender_user
+
+
+def _ai_marker(content: AppMessage, owner: str) -> str:
+    if not isinstance(content, AssistantReply):
+        return ""
+    return f"AI-generated, auto-reply on {owner}'s behalf" if content.away else "AI-generated"
+
+
+def message_json(m: Message, assistants: AssistantsByDevice | None = None) -> dict[str, Any]:
     content = _content(m)
+    member = _assistant_of(m, content, assistants)
     return {
         "conversation_id": m.conversation_id,
         "id": m.message_id,
@@ -136,6 +175,17 @@ def message_json(m: Message) -> dict[str, Any]:
         "edited": m.edited_at is not None,
         "deleted": m.deleted,
         "reactions": [{"username": r.username, "emoji": r.emoji} for r in m.reactions],
+        "shown_as": member.display_name if member is not None else m.sender_user,
+        "ai_generated": isinstance(content, AssistantReply),
+        "away": isinstance(content, AssistantReply) and content.away,
+        "assistant": None
+        if member is None
+        else {
+            "device_id": member.device_id,
+            "owner": member.owner,
+            "name": member.card.name if member.card is not None else None,
+            "verified": member.verified,
+        },
     }
 
 
@@ -187,6 +237,8 @@ def describe(content: AppMessage) -> str:
         if content.topic is not None:
             parts.append(f"topic → {content.topic}")
         return "[room: " + (", ".join(parts) or "settings changed") + "]"
+    if isinstance(content, AssistantCard):
+        return f"[assistant card: {describe_card(content)}]"
     if isinstance(content, DisappearingTimer):
         return f"[disappearing messages: {content.seconds}s]" if content.seconds else "[disappearing messages off]"
     if isinstance(content, Unknown):
@@ -194,28 +246,86 @@ def describe(content: AppMessage) -> str:
     return f"[{content.type}]"
 
 
-def message_line(m: Message, *, me: str | None = None, pending: bool = True) -> Text:
-    """``14:03 alice: hello (edited)``; ``(sending)`` on own messages not yet ordered (if ``pending``)."""
+def message_line(
+    m: Message, *, me: str | None = None, pending: bool = True, assistants: AssistantsByDevice | None = None
+) -> Text:
+    """``14:03 alice: hello (edited)``; ``(sending)`` on own messages not yet ordered (if ``pending``).
+
+    An assistant's message: ``14:03 Pico (alice's assistant) [AI-generated]: …`` (its card's name
+    and its owner, from ``assistants``; "alice's assistant (unverified)" until a card is accepted).
+    """
+    content = _content(m)
+    member = _assistant_of(m, content, assistants)
+    marker = _ai_marker(content, m.sender_user)
     if m.deleted:
         body = "[dim italic]message deleted[/]"
     else:
-        body = escape(describe(_content(m)))
-        if m.edited_at is not None:
+        body = escape(content.body if isinstance(content, AssistantReply) else describe(content))
+        if isinstance(content, AssistantReply) and not content.final:
+            body += " [dim]…[/]"  # still streaming
+        if m.edited_at is not None and not isinstance(content, AssistantReply):
             body += " [dim](edited)[/]"
     if m.reactions:
         body += " [dim]" + " ".join(escape(f"{r.emoji} {r.username}") for r in m.reactions) + "[/]"
     mark = " [dim](sending)[/]" if pending and m.seq is None and m.sender_user == me else ""
-    return Text.from_markup(f"[dim]{when(m.sent_at)}[/] {person(m.sender_user)}: {body}{mark}")
+    who = person(m.sender_user) if member is None else _assistant_name(member)
+    if marker:
+        who += f" [bold]{escape(f'[{marker}]')}[/]"
+    return Text.from_markup(f"[dim]{when(m.sent_at)}[/] {who}: {body}{mark}")
 
 
-def event_line(event: Event, where: str, *, me: str | None = None, pending: bool = True) -> Text | None:
-    """One line for people, or None for events they need not see (``where`` names the conversation)."""
+def _assistant_name(member: AssistantMember) -> str:
+    colour = _COLOURS[sum(member.owner.encode()) % len(_COLOURS)]
+    return f"[italic {colour}]{escape(member.display_name)}[/]"
+
+
+_CARD_FIELDS = {
+    "name": "name",
+    "personality": "personality",
+    "model": "model",
+    "provider": "provider",
+    "inference": "where it runs",
+    "inference_host": "host",
+    "retention": "what it keeps",
+}
+
+
+def card_notice(event: AssistantCardChanged) -> str:
+    """The visible notice of a card (plain text): the first one in full, a change field by field."""
+    card = event.card
+    if not event.changed:
+        return f"{card.name} ({card.owner}'s assistant) is a member here: {describe_card(card)}"
+    parts = []
+    for name in event.changed:
+        value = getattr(card, name, None)
+        shown = value.value if isinstance(value, enum.Enum) else value
+        if name in _CARD_FIELDS:
+            parts.append(f"{_CARD_FIELDS[name]} → {shown or '(none)'}")
+    what = "; ".join(parts) or "its card changed"
+    return f"{card.owner}'s assistant changed its card: {what} (now {card.name}, card rev {card.revision})"
+
+
+def event_line(
+    event: Event,
+    where: str,
+    *,
+    me: str | None = None,
+    pending: bool = True,
+    assistants: AssistantsByDevice | None = None,
+) -> Text | None:
+    """One line for people, or None for events they need not see (``where`` names the conversation).
+
+    ``assistants`` (the conversation's assistant members) names an assistant's messages after its card.
+    """
     at = f"[dim]{escape(where)}[/] " if where else ""
     match event:
         case MessageReceived(message=m):
-            return Text.from_markup(at) + message_line(m, me=me, pending=pending)
+            return Text.from_markup(at) + message_line(m, me=me, pending=pending, assistants=assistants)
         case MessageEdited(message=m):
-            return Text.from_markup(f"{at}[dim]edited:[/] ") + message_line(m, me=me, pending=pending)
+            line = message_line(m, me=me, pending=pending, assistants=assistants)
+            if isinstance(_content(m), AssistantReply):
+                return Text.from_markup(at) + line  # a streamed reply's next part: the reply so far
+            return Text.from_markup(f"{at}[dim]edited:[/] ") + line
         case MessageDeleted(by=by):
             who = f" by {person(by)}" if by else " (expired)"
             return Text.from_markup(f"{at}[dim]a message was deleted[/]{who}")
@@ -224,6 +334,25 @@ def event_line(event: Event, where: str, *, me: str | None = None, pending: bool
             return Text.from_markup(f"{at}{person(u)} {verb} {escape(e)}")
         case TypingChanged(username=u, active=active):
             return Text.from_markup(f"{at}[dim]{escape(u)} is typing…[/]") if active else None
+        case MemberJoined(username=u, by=by, device_id=device, assistant=True):
+            known = (assistants or {}).get(device or "")
+            name = escape(known.display_name) if known is not None else f"{person(u)}'s assistant"
+            added = f" (added by {person(by)})" if by else ""
+            return Text.from_markup(f"{at}[green]→[/] {name} joined{added} [dim]— an AI member[/]")
+        case AssistantRemoved(owner=owner, device_id=device, by=by):
+            known = (assistants or {}).get(device)
+            name = escape(known.display_name) if known is not None else f"{person(owner)}'s assistant"
+            return Text.from_markup(f"{at}[yellow]←[/] {name} was removed by {person(by)}")
+        case AssistantCardChanged():
+            return Text.from_markup(f"{at}[bold yellow]notice:[/] {escape(card_notice(event))}")
+        case AssistantCardRejected(sender=who, reason=why):
+            return Text.from_markup(f"{at}[bold red]an assistant card from {escape(who)} was refused:[/] {escape(why)}")
+        case AssistantApprovalRequested(owner=owner, card=card):
+            return Text.from_markup(
+                f"{at}[bold]approval:[/] {person(owner)} asks to add their assistant "
+                f"[bold]{escape(card.name)}[/] ({escape(describe_card(card))})"
+                f" — `calpico assistant approve ROOM {escape(owner)}` to let it in"
+            )
         case MemberJoined(username=u, by=by, device_id=device):
             if device is not None and by is None:
                 return Text.from_markup(f"{at}[green]→[/] {person(u)} joined on another device")

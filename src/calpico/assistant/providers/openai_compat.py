@@ -2,7 +2,17 @@
 
 OpenAI, vLLM, Ollama (``/v1``), llama.cpp server and LM Studio all speak the
 Chat Completions API with server-sent-event streaming, and most the Images
-API. Configured by base URL, key and model (`ProviderSettings`). Tool calls
+API. Configured by base URL, key and model (`ProviderSettings`).
+
+The completion request goes through the SDK's generic ``client.post`` (its
+documented way to call an endpoint with a body as-is) rather than
+``chat.completions.create``: ``create`` first runs its request-params
+transform, which walks every message of the prompt recursively through the
+TypedDict annotations — 20–70 ms for a 40-message context on a busy 2-core
+machine, before a byte is sent, on every reply's critical path. Our
+messages are plain JSON already (strings, tool calls), so nothing needs
+transforming; the SDK still does the HTTP, retries, errors and parses the
+stream into `ChatCompletionChunk`s. Tool calls
 arrive in streamed fragments (``delta.tool_calls[i]``: the id and name
 first, the arguments in pieces) and are put together here. Every failure of
 the SDK becomes a `ProviderError` with one readable line.
@@ -12,11 +22,11 @@ from __future__ import annotations
 
 import base64
 from collections.abc import AsyncIterator, Sequence
-from typing import Any, cast
+from typing import Any
 
 import openai
 from openai import AsyncStream
-from openai.types.chat import ChatCompletionChunk
+from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 from ..errors import ProviderError
 from .base import PromptMessage, ProviderSettings, TextDelta, ToolCall, ToolSpec
@@ -58,19 +68,21 @@ class OpenAICompatibleProvider:
     async def stream(
         self, messages: Sequence[PromptMessage], tools: Sequence[ToolSpec] = ()
     ) -> AsyncIterator[TextDelta | ToolCall]:
-        options: dict[str, Any] = {}
+        body: dict[str, Any] = {
+            "model": self.settings.model,
+            "messages": [_message(m) for m in messages],
+            "stream": True,
+        }
         if tools:
-            options["tools"] = [_tool(t) for t in tools]
+            body["tools"] = [_tool(t) for t in tools]
         calls: dict[int, dict[str, str]] = {}
         try:
-            stream = cast(
-                "AsyncStream[ChatCompletionChunk]",
-                await self._client.chat.completions.create(
-                    model=self.settings.model,
-                    messages=[_message(m) for m in messages],  # type: ignore[misc]
-                    stream=True,
-                    **options,
-                ),
+            stream = await self._client.post(
+                "/chat/completions",
+                body=body,
+                cast_to=ChatCompletion,
+                stream=True,
+                stream_cls=AsyncStream[ChatCompletionChunk],
             )
             async for chunk in stream:
                 for choice in chunk.choices:

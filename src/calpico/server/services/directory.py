@@ -8,6 +8,14 @@ A plain claim covers the user's *person* devices only: an assistant device
 (``device_id``), so adding a person to a conversation never brings their
 assistant along. Claims are refused when the target blocked the requester, or accepts only
 contacts and the requester is not one, and are rate limited per requester.
+
+An assistant device acts for its owner only inside the conversations it
+was added to: it may not claim anyone's KeyPackages (that is how
+conversations are started and people added, which only a person's device
+does), nor change its owner's blocks, contacts or contact policy (reading
+them is fine: its client follows them). So a compromised assistant host
+can neither reach out to new people in its owner's name nor open its
+owner's account to them.
 A claimed KeyPackage's row stays (without being handed out) until the
 retention sweep, so a later Add or Welcome naming its KeyPackageRef still
 resolves to its device.
@@ -29,6 +37,7 @@ from calpico.wire.directory import ClaimedKeyPackage, ContactPolicy
 from ..config import ServerConfig
 from ..db.models import blocks, contacts, devices, key_packages, memberships, users
 from ..errors import BadRequest, Blocked, ContactsOnly, Forbidden, NotFound
+from .accounts import AccountService
 from .auth import Principal
 from .handshake import inspect_key_package
 from .ratelimit import RateLimiter
@@ -85,6 +94,12 @@ async def may_contact(conn: AsyncConnection, target_user: int, requester_user: i
     )
     if shared.first() is None:
         raise ContactsOnly("this user accepts conversations only from their contacts")
+
+
+async def _person_only(conn: AsyncConnection, principal: Principal, what: str) -> None:
+    """Raise `Forbidden` if the caller is an assistant device (see the module docstring)."""
+    if await AccountService.kind_of(conn, principal.device_id) is not DeviceKind.PERSON:
+        raise Forbidden(f"an assistant device cannot {what}")
 
 
 class DirectoryService:
@@ -185,6 +200,7 @@ class DirectoryService:
         self._claims.take(principal.user_id)
         now = self._clock()
         async with self._engine.begin() as conn:
+            await _person_only(conn, principal, "claim KeyPackages: only its owner's own devices add people")
             target = await _user_id(conn, username)
             await may_contact(conn, target, principal.user_id)
             which = devices.c.id == device_id if device_id is not None else devices.c.kind == DeviceKind.PERSON.value
@@ -251,6 +267,7 @@ class DirectoryService:
 
     async def set_block(self, principal: Principal, username: str, blocked: bool) -> None:
         async with self._engine.begin() as conn:
+            await _person_only(conn, principal, "change its owner's blocks")
             other = await _user_id(conn, username)
             if other == principal.user_id:
                 raise Forbidden("you cannot block yourself")
@@ -274,6 +291,7 @@ class DirectoryService:
 
     async def set_contact(self, principal: Principal, username: str, present: bool) -> None:
         async with self._engine.begin() as conn:
+            await _person_only(conn, principal, "change its owner's contacts")
             other = await _user_id(conn, username)
             cond = and_(contacts.c.user_id == principal.user_id, contacts.c.contact_user_id == other)
             if present:
@@ -294,6 +312,7 @@ class DirectoryService:
 
     async def set_policy(self, principal: Principal, policy: ContactPolicy) -> None:
         async with self._engine.begin() as conn:
+            await _person_only(conn, principal, "change its owner's contact policy")
             await conn.execute(update(users).where(users.c.id == principal.user_id).values(contact_policy=policy.value))
 
     async def get_policy(self, principal: Principal) -> ContactPolicy:
