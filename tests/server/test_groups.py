@@ -51,6 +51,22 @@ async def test_ack_moves_the_cursor_and_only_for_the_acking_device(api: ApiClien
     assert counts["total"] >= 1 and counts["conversations"][0]["group_id"] == b64encode(group)
 
 
+async def test_an_ack_past_the_end_of_the_log_stops_at_the_end(api: ApiClient) -> None:
+    alice, bob = await api.register(), await api.register()
+    group = await make_group(alice, bob)
+    before = (await alice.send(group, mls.application(group, 1, b"before"))).json()["seq"]
+    assert (await bob.ack(group, 1_000_000)).status_code == 204  # far past the log's end
+    assert await bob.inbox() == []  # what existed is acknowledged ...
+    later = [
+        (await alice.send(group, mls.application(group, 1, f"later {i}".encode()))).json()["seq"] for i in range(2)
+    ]
+    # ... but the cursor stopped at the end of the log, so later messages still arrive.
+    assert [m["seq"] for m in await bob.inbox()] == later
+    assert later[0] == before + 1
+    assert (await bob.ack(group, later[1])).status_code == 204
+    assert await bob.inbox() == []
+
+
 async def test_exactly_one_commit_per_epoch_and_the_loser_gets_409_with_the_epoch(api: ApiClient) -> None:
     alice, bob = await api.register(), await api.register()
     group = await make_group(alice, bob)

@@ -29,7 +29,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, exists, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, case, delete, exists, func, insert, or_, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -180,6 +180,10 @@ class MessageWriter:
         results: list[tuple[PendingSend, SendOutcome | ServerError]] = []
         rows: list[dict[str, Any]] = []
         async with self._engine.begin() as conn:
+            if acks:
+                # Before this batch's messages are numbered: an ack is clamped to what the
+                # group's log held when the device sent it, never to messages it has not seen.
+                await _store_acks(conn, acks)
             fresh = await self._drop_duplicates(conn, batch, results)
             by_group: dict[tuple[bytes, int], list[PendingSend]] = defaultdict(list)
             for item in fresh:
@@ -224,17 +228,6 @@ class MessageWriter:
                     results.append((item, SendOutcome(seq, epoch)))
             if rows:
                 await conn.execute(insert(messages), rows)
-            if acks:
-                await conn.execute(
-                    update(memberships)
-                    .where(
-                        memberships.c.device_id == bindparam("b_device"),
-                        memberships.c.group_id == bindparam("b_group"),
-                        memberships.c.acked_seq < bindparam("b_seq"),
-                    )
-                    .values(acked_seq=bindparam("b_seq")),
-                    [{"b_device": d, "b_group": g, "b_seq": s} for (d, g), s in sorted(acks.items())],
-                )
         # Committed: now, and only now, the senders hear back.
         for item, outcome in results:
             if item.future.done():
@@ -288,6 +281,28 @@ class MessageWriter:
                 in_batch[key] = item
                 fresh.append(item)
         return fresh
+
+
+async def _store_acks(conn: AsyncConnection, acks: dict[tuple[str, bytes], int]) -> None:
+    """Move cursors forward, each clamped to its group's last seq.
+
+    A seq past the end of the log (a confused or malicious client) would
+    otherwise move the cursor beyond messages not yet written, and the device
+    would never get them: the cursor stops at the end of the log instead.
+    """
+    last = select(groups.c.last_seq).where(groups.c.group_id == memberships.c.group_id).scalar_subquery()
+    wanted = bindparam("b_seq", type_=memberships.c.acked_seq.type)
+    clamped = case((wanted > last, last), else_=wanted)
+    await conn.execute(
+        update(memberships)
+        .where(
+            memberships.c.device_id == bindparam("b_device"),
+            memberships.c.group_id == bindparam("b_group"),
+            memberships.c.acked_seq < clamped,
+        )
+        .values(acked_seq=clamped),
+        [{"b_device": d, "b_group": g, "b_seq": s} for (d, g), s in sorted(acks.items())],
+    )
 
 
 def _copy_as_duplicate(target: asyncio.Future[SendOutcome]) -> Callable[[asyncio.Future[SendOutcome]], None]:
