@@ -25,6 +25,7 @@ from ..services.auth import Principal
 from ..services.delivery import SendOutcome, device_cursors, pending_counts
 from ..services.hub import Connection
 from ..state import ServerState
+from ..websocket import sink_for
 
 router = APIRouter()
 
@@ -44,14 +45,13 @@ async def websocket(ws: WebSocket, mode: str = "push") -> None:
         await ws.close(code=4401, reason="unauthenticated")
         return
     await ws.accept()
-    closed = asyncio.Event()
 
     async def close_cb(code: int, reason: str) -> None:
-        closed.set()
+        conn.close()
         with contextlib.suppress(Exception):
             await ws.close(code=code, reason=reason)
 
-    conn = Connection(principal.device_id, ws.send_text, close_cb, notify_only=(mode == "notify"))
+    conn = Connection(principal.device_id, sink_for(ws), close_cb, notify_only=(mode == "notify"))
     hub = state.hub
     async with state.engine.connect() as db:
         cursors = await device_cursors(db, principal.device_id)
@@ -65,34 +65,22 @@ async def websocket(ws: WebSocket, mode: str = "push") -> None:
             )
             cursors = {g: (last.get(g, a), left) for g, (a, left) in cursors.items()}
     await hub.attach(conn, cursors)
-    conn.writer = asyncio.create_task(_write(conn, closed))
     try:
         if conn.notify_only:
             conn.counts = dict(counts)
             hub._flush_counts(conn)
+            for group_id in list(cursors):
+                hub.release(conn, group_id)
         else:
             for group_id in list(cursors):
                 await hub.replay(conn, group_id)
-        hub.ready(conn)
-        await _read_loop(ws, state, principal, conn, closed)
+        await _read_loop(ws, state, principal, conn)
     finally:
         hub.detach(conn)
-        conn.writer.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await conn.writer
 
 
-async def _write(conn: Connection, closed: asyncio.Event) -> None:
-    try:
-        await conn.run_writer()
-    except Exception:
-        closed.set()
-
-
-async def _read_loop(
-    ws: WebSocket, state: ServerState, principal: Principal, conn: Connection, closed: asyncio.Event
-) -> None:
-    while not closed.is_set():
+async def _read_loop(ws: WebSocket, state: ServerState, principal: Principal, conn: Connection) -> None:
+    while not conn.closed:
         try:
             message = await ws.receive()
         except (WebSocketDisconnect, RuntimeError):
@@ -104,7 +92,7 @@ async def _read_loop(
             raw = message.get("bytes") or b""
             text = raw.decode("utf-8", "replace")
         if len(text) > MAX_FRAME:
-            conn.push(_error(ErrorCode.TOO_LARGE, "frame too large"))
+            conn.push_text(_error(ErrorCode.TOO_LARGE, "frame too large"))
             continue
         try:
             data: Any = json.loads(text)
@@ -116,28 +104,28 @@ async def _read_loop(
                 for a in frame.acks:
                     state.writer.ack(principal.device_id, a.group_id, a.seq)
             else:
-                conn.push(_error(ErrorCode.BAD_REQUEST, "unknown frame type"))
+                conn.push_text(_error(ErrorCode.BAD_REQUEST, "unknown frame type"))
         except (ValueError, ValidationError):
-            conn.push(_error(ErrorCode.BAD_REQUEST, "malformed frame"))
+            conn.push_text(_error(ErrorCode.BAD_REQUEST, "malformed frame"))
 
 
 async def _send(state: ServerState, principal: Principal, conn: Connection, frame: SendFrame) -> None:
     try:
         future = await state.groups.submit(principal, frame.group_id, frame.client_id, frame.message, frame.welcome)
     except ServerError as exc:
-        conn.push(_server_error(exc, frame.client_id))
+        conn.push_text(_server_error(exc, frame.client_id))
         return
 
     def done(f: asyncio.Future[SendOutcome]) -> None:
         exc = f.exception()
         if exc is not None:
             if isinstance(exc, ServerError):
-                conn.push(_server_error(exc, frame.client_id))
+                conn.push_text(_server_error(exc, frame.client_id))
             else:
-                conn.push(_error(ErrorCode.UNAVAILABLE, "storage unavailable", frame.client_id))
+                conn.push_text(_error(ErrorCode.UNAVAILABLE, "storage unavailable", frame.client_id))
             return
         r = f.result()
-        conn.push(
+        conn.push_text(
             SentFrame(
                 group_id=frame.group_id, client_id=frame.client_id, seq=r.seq, epoch=r.epoch, duplicate=r.duplicate
             ).model_dump_json()

@@ -27,7 +27,7 @@ import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import and_, bindparam, case, delete, exists, func, insert, or_, select, update
 from sqlalchemy.exc import DBAPIError
@@ -41,7 +41,15 @@ from ..errors import NotFound, ServerError, StaleEpoch, Unavailable
 from . import metrics
 from .events import KIND_CODES, encode_event, message_frame
 
-__all__ = ["MessageWriter", "PendingSend", "SendOutcome", "StoredMessage", "read_group_range", "read_inbox"]
+__all__ = [
+    "MessageWriter",
+    "PendingSend",
+    "RangeRead",
+    "SendOutcome",
+    "StoredMessage",
+    "read_group_range",
+    "read_inbox",
+]
 
 log = logging.getLogger("calpico.server.delivery")
 WELCOME = KIND_CODES[MessageKind.WELCOME]
@@ -318,6 +326,14 @@ def _copy_as_duplicate(target: asyncio.Future[SendOutcome]) -> Callable[[asyncio
     return copy
 
 
+class RangeRead(NamedTuple):
+    """What `read_group_range` found: the messages, the seq it accounts for up to, and whether a page was cut."""
+
+    messages: list[StoredMessage]
+    high: int
+    more: bool
+
+
 def _visible_to(device_id: str) -> Any:
     """Messages a device gets: not its own, and of the Welcomes only those naming it."""
     return and_(
@@ -364,24 +380,35 @@ async def read_inbox(conn: AsyncConnection, device_id: str, limit: int) -> tuple
 
 async def read_group_range(
     conn: AsyncConnection, device_id: str, group_id: bytes, after: int, upto: int | None, limit: int
-) -> list[StoredMessage]:
-    """Messages of one group with ``after < seq <= upto`` that the device may read."""
+) -> RangeRead:
+    """Messages of one group with ``after < seq <= upto`` that the device may read, and how far that went.
+
+    ``high`` is the highest seq this read accounts for: every seq up to it
+    was either returned or is not for this device (its own messages, Welcomes
+    for others), so a caller can move its position there. The
+    group's ``last_seq`` is read first: under READ COMMITTED the messages
+    query then sees at least every message up to it (a group's seqs are
+    allocated under its row lock, so they commit in order).
+    """
     ms = (
         await conn.execute(
-            select(memberships.c.acked_seq, memberships.c.left_seq)
+            select(memberships.c.acked_seq, memberships.c.left_seq, groups.c.last_seq)
+            .join(groups, groups.c.group_id == memberships.c.group_id)
             .where(memberships.c.device_id == device_id, memberships.c.group_id == group_id)
             .order_by(memberships.c.joined_seq.desc())
             .limit(1)
         )
     ).first()
     if ms is None:
-        return []
+        return RangeRead([], after, False)
     lower = max(after, int(ms.acked_seq))
-    cond = [messages.c.group_id == group_id, messages.c.seq > lower, _visible_to(device_id)]
+    bound = int(ms.last_seq)
     if ms.left_seq is not None:
-        cond.append(messages.c.seq <= ms.left_seq)
+        bound = min(bound, int(ms.left_seq))
     if upto is not None:
-        cond.append(messages.c.seq <= upto)
+        bound = min(bound, upto)
+    if bound <= lower:
+        return RangeRead([], max(after, bound), False)
     rows = await conn.execute(
         select(
             messages.c.group_id,
@@ -393,11 +420,14 @@ async def read_group_range(
             messages.c.body,
             messages.c.created_at,
         )
-        .where(*cond)
+        .where(messages.c.group_id == group_id, messages.c.seq > lower, messages.c.seq <= bound, _visible_to(device_id))
         .order_by(messages.c.seq)
         .limit(limit)
     )
-    return [StoredMessage(*r) for r in rows]
+    found = [StoredMessage(*r) for r in rows]
+    if len(found) >= limit:
+        return RangeRead(found, found[-1].seq, True)
+    return RangeRead(found, bound, False)
 
 
 async def pending_counts(conn: AsyncConnection, device_id: str) -> dict[bytes, int]:

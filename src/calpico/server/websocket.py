@@ -1,0 +1,137 @@
+"""Writing push frames to WebSockets: encoded once per message, written straight to the socket.
+
+A message pushed to a group of n devices is the same text frame n times.
+Through ASGI every copy would go through Starlette, uvicorn and the
+`websockets` frame encoder; here the frame's bytes on the wire (RFC 6455 §5.2:
+FIN + text opcode, the payload length, the UTF-8 payload — a server never
+masks) are built once per message (`OutFrame.wire`) and handed to each
+connection's transport as they are.
+
+`CalpicoWebSocketProtocol` is uvicorn's sans-I/O `websockets` protocol that
+also puts a `DirectSink` into the ASGI scope (``scope["extensions"]``); the
+``/v1/ws`` route uses it when present and falls back to `AsgiSink` (plain
+``websocket.send``) under any other server. A sink writes at once when the
+transport is not paused (its buffer under the high-water mark); otherwise the
+hub queues the frame and awaits `Sink.write`, which honours flow control.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Any, Protocol
+
+from starlette.websockets import WebSocket
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.protocol import State
+
+__all__ = ["AsgiSink", "CalpicoWebSocketProtocol", "DirectSink", "OutFrame", "Sink", "sink_for", "uvicorn_options"]
+
+EXTENSION = "calpico.direct_send"
+
+
+class OutFrame:
+    """One text frame to push; its wire bytes are built on first use and then shared."""
+
+    __slots__ = ("_wire", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._wire: bytes | None = None
+
+    @property
+    def wire(self) -> bytes:
+        wire = self._wire
+        if wire is None:
+            wire = self._wire = encode_text_frame(self.text.encode())
+        return wire
+
+
+def encode_text_frame(payload: bytes) -> bytes:
+    """RFC 6455 §5.2: an unmasked, final text frame carrying ``payload``."""
+    n = len(payload)
+    if n < 126:
+        return bytes((0x81, n)) + payload
+    if n < 1 << 16:
+        return struct.pack("!BBH", 0x81, 126, n) + payload
+    return struct.pack("!BBQ", 0x81, 127, n) + payload
+
+
+class Sink(Protocol):
+    def try_write(self, frame: OutFrame) -> bool:
+        """Write now if the socket can take it without waiting; False means: queue it and `write` later."""
+
+    async def write(self, frame: OutFrame) -> None:
+        """Write, waiting while the socket is paused. Raises `ConnectionError` once it is gone."""
+
+
+class DirectSink:
+    """Writes pre-encoded frames to the transport of a `CalpicoWebSocketProtocol`."""
+
+    __slots__ = ("_proto",)
+
+    def __init__(self, proto: WebSocketsSansIOProtocol) -> None:
+        self._proto = proto
+
+    def _open(self) -> bool:
+        p = self._proto
+        return not (p.close_sent or p.disconnected) and p.conn.state is State.OPEN and not p.transport.is_closing()
+
+    def try_write(self, frame: OutFrame) -> bool:
+        if not self._proto.writable.is_set():
+            return False
+        if self._open():
+            self._proto.transport.write(frame.wire)
+        return True  # a closed socket drops the frame: the device resumes from its cursor
+
+    async def write(self, frame: OutFrame) -> None:
+        await self._proto.writable.wait()
+        if not self._open():
+            raise ConnectionError("the WebSocket is closed")
+        self._proto.transport.write(frame.wire)
+
+
+class AsgiSink:
+    """Any ASGI server: every frame goes through ``websocket.send``."""
+
+    __slots__ = ("_ws",)
+
+    def __init__(self, ws: WebSocket) -> None:
+        self._ws = ws
+
+    def try_write(self, frame: OutFrame) -> bool:
+        return False
+
+    async def write(self, frame: OutFrame) -> None:
+        await self._ws.send_text(frame.text)
+
+
+def sink_for(ws: WebSocket) -> Sink:
+    direct = ws.scope.get("extensions", {}).get(EXTENSION)
+    return direct if isinstance(direct, DirectSink) else AsgiSink(ws)
+
+
+class CalpicoWebSocketProtocol(WebSocketsSansIOProtocol):
+    """uvicorn's ``websockets-sansio`` protocol, offering the app a `DirectSink`."""
+
+    def handle_connect(self, event: Any) -> None:
+        super().handle_connect(event)
+        scope = getattr(self, "scope", None)  # absent when the handshake was refused
+        if scope is not None:
+            scope["extensions"][EXTENSION] = DirectSink(self)
+
+
+def uvicorn_options(max_message_size: int) -> dict[str, Any]:
+    """How `calpico server` runs uvicorn: uvloop, httptools, the protocol above, no deflate.
+
+    Per-message deflate would compress every copy of every frame (and keep a
+    zlib context per connection); the frames are ciphertext, which does not
+    compress anyway.
+    """
+    return {
+        "loop": "uvloop",
+        "http": "httptools",
+        "ws": CalpicoWebSocketProtocol,
+        "ws_max_size": 2 * max_message_size + 4096,
+        "ws_per_message_deflate": False,
+        "access_log": False,
+    }
