@@ -12,7 +12,10 @@ import pytest
 import websockets
 
 from calpico.server.config import ServerConfig
+from calpico.server.routes.ws import sent_frame
+from calpico.server.services.delivery import SendOutcome
 from calpico.wire.common import b64encode
+from calpico.wire.push import SentFrame
 
 from . import mls_messages as mls
 from .client import ApiClient, Device, make_group
@@ -106,3 +109,12 @@ async def test_websocket_refuses_missing_and_revoked_tokens(server: ServerProces
             await _connect(server, second)
     finally:
         await api.aclose()
+
+
+@pytest.mark.parametrize("duplicate", [False, True])
+def test_the_hand_written_sent_frame_is_the_schema_s_json(duplicate: bool) -> None:
+    outcome = SendOutcome(seq=12345, epoch=7, duplicate=duplicate)
+    group = bytes(range(16))
+    for client_id in ("c", "A-z_0.9:x", "x" * 64):
+        expected = SentFrame(group_id=group, client_id=client_id, seq=12345, epoch=7, duplicate=duplicate)
+        assert sent_frame(group, client_id, outcome) == expected.model_dump_json()

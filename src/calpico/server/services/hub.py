@@ -149,6 +149,7 @@ class Hub:
         self.on_revoke: list[Callable[[str], None]] = []
         self.on_roster: list[Callable[[bytes], None]] = []
         self._tasks: set[asyncio.Task[None]] = set()
+        self._pushed = 0
 
     # --- connections ------------------------------------------------------------
 
@@ -200,6 +201,17 @@ class Hub:
         except ValueError:
             log.warning("dropping an undecodable pub/sub event")
             return
+        try:
+            self._apply_event(items)
+        finally:
+            self._count_pushed()
+
+    def _count_pushed(self) -> None:
+        if self._pushed:
+            metrics.FRAMES_PUSHED.inc(self._pushed)
+            self._pushed = 0
+
+    def _apply_event(self, items: list[list[Any]]) -> None:
         for item in items:
             tag = item[0]
             if tag == "m":
@@ -281,7 +293,7 @@ class Hub:
             self.detach(conn)
             self._spawn(conn.close_cb(4002, "too far behind; reconnect to resume"))
             return
-        metrics.FRAMES_PUSHED.inc()
+        self._pushed += 1  # counted into the metric once per event: a 1,000-member fan-out is 1,000 frames
         conn.push(frame)
 
     def _flush_counts(self, conn: Connection) -> None:
@@ -326,6 +338,7 @@ class Hub:
             self._spawn(conn.close_cb(1011, "delivery failed; reconnect to resume"))
         finally:
             conn.holding.pop(group_id, None)
+            self._count_pushed()
 
     def _spawn(self, coro: Awaitable[None]) -> None:
         task: asyncio.Task[None] = asyncio.ensure_future(coro)
