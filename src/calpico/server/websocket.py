@@ -17,7 +17,9 @@ hub queues the frame and awaits `Sink.write`, which honours flow control.
 
 from __future__ import annotations
 
+import asyncio
 import struct
+from collections import deque
 from typing import Any, Protocol
 
 from starlette.websockets import WebSocket
@@ -110,6 +112,47 @@ def sink_for(ws: WebSocket) -> Sink:
     return direct if isinstance(direct, DirectSink) else AsgiSink(ws)
 
 
+class _Inbox:
+    """What uvicorn's protocol uses of `asyncio.Queue`, without its three deques per connection.
+
+    An idle connection holds no buffer at all; one waiter at most (the app's
+    single ``receive`` loop).
+    """
+
+    __slots__ = ("_items", "_waiter")
+
+    def __init__(self) -> None:
+        self._items: deque[Any] | None = None
+        self._waiter: asyncio.Future[None] | None = None
+
+    def put_nowait(self, item: Any) -> None:
+        if self._items is None:
+            self._items = deque()
+        self._items.append(item)
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def get(self) -> Any:
+        while not self._items:
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        items = self._items
+        item = items.popleft()
+        if not items:
+            self._items = None
+        return item
+
+    def empty(self) -> bool:
+        return not self._items
+
+    def qsize(self) -> int:
+        return len(self._items) if self._items else 0
+
+
 class CalpicoWebSocketProtocol(WebSocketsSansIOProtocol):
     """uvicorn's ``websockets-sansio`` protocol, offering the app a `DirectSink`.
 
@@ -120,6 +163,17 @@ class CalpicoWebSocketProtocol(WebSocketsSansIOProtocol):
     """
 
     READ_AHEAD = 64
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.queue = _Inbox()  # type: ignore[assignment]
+
+    async def send(self, message: Any) -> None:
+        await super().send(message)
+        if message["type"] == "websocket.accept":
+            # The handshake's request and response (with all their headers) are not needed
+            # again; an idle connection should not keep them for hours.
+            self.request = self.response = None  # type: ignore[assignment]
 
     def send_receive_event_to_app(self) -> None:
         data = self.frames[0] if len(self.frames) == 1 else b"".join(self.frames)

@@ -12,9 +12,10 @@ import contextlib
 import json
 from typing import Any
 
-from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
 from sqlalchemy import select
+from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from calpico.wire.common import ErrorCode, b64encode
 from calpico.wire.push import AckFrame, ErrorFrame, SendFrame
@@ -27,13 +28,35 @@ from ..services.hub import Connection
 from ..state import ServerState
 from ..websocket import sink_for
 
-router = APIRouter()
-
 MAX_FRAME = 1024 * 1024
+PATH = "/ws"
 
 
-@router.websocket("/ws")
+class WebSocketRoute:
+    """ASGI middleware that answers ``GET /v1/ws`` itself, ahead of FastAPI's router and middleware.
+
+    A WebSocket lives as long as the device stays connected, and every layer
+    of the stack it passes keeps a coroutine frame (and often a closure) alive
+    for that long: with 10,000 idle devices that is most of the server's
+    memory. Only the error middleware stays outside.
+    """
+
+    def __init__(self, app: ASGIApp, path: str, owner: Any) -> None:
+        self.app = app
+        self.path = path
+        self.owner = owner  # the FastAPI app, whose state holds the ServerState
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket" and scope["path"] == self.path:
+            scope["app"] = self.owner
+            ws = WebSocket(scope, receive, send)
+            await websocket(ws, ws.query_params.get("mode", "push"))
+            return
+        await self.app(scope, receive, send)
+
+
 async def websocket(ws: WebSocket, mode: str = "push") -> None:
+    """One device's WebSocket: authenticate, replay its backlog, then push live and take sends and acks."""
     state: ServerState = ws.app.state.calpico
     header = ws.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
@@ -53,9 +76,23 @@ async def websocket(ws: WebSocket, mode: str = "push") -> None:
 
     conn = Connection(principal.device_id, sink_for(ws), close_cb, notify_only=(mode == "notify"))
     hub = state.hub
+    try:
+        await _start(state, conn)
+        await _read_loop(ws, state, principal, conn)
+    finally:
+        hub.detach(conn)
+
+
+async def _start(state: ServerState, conn: Connection) -> None:
+    """Attach to the hub at the device's cursors and send its backlog (or, in notify mode, its counts).
+
+    A function of its own so that what it reads (the database connection, rows)
+    is freed once it returns, not kept for the life of the WebSocket.
+    """
+    hub = state.hub
     async with state.engine.connect() as db:
-        cursors = await device_cursors(db, principal.device_id)
-        counts = await pending_counts(db, principal.device_id) if conn.notify_only else {}
+        cursors = await device_cursors(db, conn.device_id)
+        counts = await pending_counts(db, conn.device_id) if conn.notify_only else {}
         if conn.notify_only and cursors:
             last = dict(
                 (r.group_id, int(r.last_seq))
@@ -65,18 +102,14 @@ async def websocket(ws: WebSocket, mode: str = "push") -> None:
             )
             cursors = {g: (last.get(g, a), left) for g, (a, left) in cursors.items()}
     await hub.attach(conn, cursors)
-    try:
-        if conn.notify_only:
-            conn.counts = dict(counts)
-            hub._flush_counts(conn)
-            for group_id in list(cursors):
-                hub.release(conn, group_id)
-        else:
-            for group_id in list(cursors):
-                await hub.replay(conn, group_id)
-        await _read_loop(ws, state, principal, conn)
-    finally:
-        hub.detach(conn)
+    if conn.notify_only:
+        conn.counts = dict(counts)
+        hub._flush_counts(conn)
+        for group_id in list(cursors):
+            hub.release(conn, group_id)
+    else:
+        for group_id in list(cursors):
+            await hub.replay(conn, group_id)
 
 
 async def _read_loop(ws: WebSocket, state: ServerState, principal: Principal, conn: Connection) -> None:

@@ -103,16 +103,19 @@ class Connection:
         self.upto: dict[bytes, int] = {}  # groups the device left: the last seq it may read
         self.counts: dict[bytes, int] = {}
         self.holding: dict[bytes, list[Push]] = {}  # groups being read from the database: live items wait here
-        self.queue: deque[OutFrame] = deque()
+        self.queue: deque[OutFrame] | None = None  # made when a frame first has to wait
         self.drainer: asyncio.Task[None] | None = None
 
     def push(self, frame: OutFrame) -> None:
         """Write ``frame`` now if nothing is queued and the socket takes it; else queue it behind the rest."""
         if self.closed:
             return
-        if not self.queue and self.sink.try_write(frame):
+        queue = self.queue
+        if not queue and self.sink.try_write(frame):
             return
-        self.queue.append(frame)
+        if queue is None:
+            queue = self.queue = deque()
+        queue.append(frame)
         if self.drainer is None:
             self.drainer = asyncio.ensure_future(self._drain())
 
@@ -129,10 +132,12 @@ class Connection:
             self.close()
         finally:
             self.drainer = None
+            if not self.queue:
+                self.queue = None  # an idle connection keeps no buffer
 
     def close(self) -> None:
         self.closed = True
-        self.queue.clear()
+        self.queue = None
         drainer = self.drainer
         if drainer is not None and drainer is not asyncio.current_task():
             drainer.cancel()
@@ -289,7 +294,7 @@ class Hub:
             if len(conn.counts) == 1 and conn.counts[group_id] == 1:
                 asyncio.get_running_loop().call_soon(self._flush_counts, conn)
             return
-        if len(conn.queue) >= self._queue_limit:
+        if conn.queue is not None and len(conn.queue) >= self._queue_limit:
             self.detach(conn)
             self._spawn(conn.close_cb(4002, "too far behind; reconnect to resume"))
             return
