@@ -118,3 +118,27 @@ def test_the_hand_written_sent_frame_is_the_schema_s_json(duplicate: bool) -> No
     for client_id in ("c", "A-z_0.9:x", "x" * 64):
         expected = SentFrame(group_id=group, client_id=client_id, seq=12345, epoch=7, duplicate=duplicate)
         assert sent_frame(group, client_id, outcome) == expected.model_dump_json()
+
+
+async def test_malformed_send_frames_get_an_error_frame_and_the_socket_stays_usable(server: ServerProcess) -> None:
+    api = ApiClient(None, ServerConfig(), base_url=server.url)
+    try:
+        alice, bob = await api.register(), await api.register()
+        group = await make_group(alice, bob)
+        ws = await _connect(server, alice)
+        for bad in ('{"type":"send"', '{"type":"send","group_id":1}', '{"type":"send","client_id":"x"}', "[1]"):
+            await ws.send(bad)
+            (reply,) = await _frames(ws, 1)
+            assert reply["type"] == "error" and reply["code"] == "bad_request", bad
+        good = {
+            "type": "send",
+            "group_id": b64encode(group),
+            "client_id": "after-errors",
+            "message": b64encode(mls.application(group, 1, b"fine")),
+        }
+        await ws.send(json.dumps(good, separators=(",", ":")))  # compact, as the SDK sends
+        (sent,) = await _frames(ws, 1)
+        assert sent["type"] == "sent" and sent["client_id"] == "after-errors"
+        await ws.close()
+    finally:
+        await api.aclose()

@@ -29,6 +29,7 @@ from ..state import ServerState
 from ..websocket import sink_for
 
 MAX_FRAME = 1024 * 1024
+_SEND_PREFIX = '{"type":"send"'
 PATH = "/ws"
 
 
@@ -128,6 +129,9 @@ async def _read_loop(ws: WebSocket, state: ServerState, principal: Principal, co
             conn.push_text(_error(ErrorCode.TOO_LARGE, "frame too large"))
             continue
         try:
+            if text.startswith(_SEND_PREFIX):  # the common frame: parsed and validated in one pass
+                await _send(state, principal, conn, SendFrame.model_validate_json(text))
+                continue
             data: Any = json.loads(text)
             kind = data.get("type") if isinstance(data, dict) else None
             if kind == "send":
