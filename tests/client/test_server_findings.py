@@ -1,8 +1,6 @@
-"""Server behaviour the SDK's tests ran into that looks wrong (documented, expected to fail until fixed)."""
+"""Server behaviour the SDK's tests ran into that looked wrong; each test failed until the server was fixed."""
 
 from __future__ import annotations
-
-import pytest
 
 from calpico.wire.delivery import Ack
 
@@ -10,12 +8,6 @@ from .conftest import MakeAccount
 from .groups import make_group, post
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="server: POST /v1/inbox/ack accepts a seq past the end of the group's log and moves the cursor "
-    "there, so every later message of that group is silently never delivered to the device; it should "
-    "refuse (400) or clamp to the group's last seq",
-)
 async def test_an_ack_past_the_end_of_the_log_does_not_swallow_later_messages(make_account: MakeAccount) -> None:
     alice, bob = await make_account(), await make_account()
     group = await make_group(alice, bob)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 from calpico.wire.common import b64encode
@@ -49,6 +50,48 @@ async def test_ack_moves_the_cursor_and_only_for_the_acking_device(api: ApiClien
     assert any(m["seq"] == seq for m in await carol.inbox())
     counts = (await carol.get("/v1/notifications")).json()
     assert counts["total"] >= 1 and counts["conversations"][0]["group_id"] == b64encode(group)
+
+
+async def test_an_ack_past_the_end_of_the_log_stops_at_the_end(api: ApiClient) -> None:
+    alice, bob = await api.register(), await api.register()
+    group = await make_group(alice, bob)
+    before = (await alice.send(group, mls.application(group, 1, b"before"))).json()["seq"]
+    assert (await bob.ack(group, 1_000_000)).status_code == 204  # far past the log's end
+    assert await bob.inbox() == []  # what existed is acknowledged ...
+    later = [
+        (await alice.send(group, mls.application(group, 1, f"later {i}".encode()))).json()["seq"] for i in range(2)
+    ]
+    # ... but the cursor stopped at the end of the log, so later messages still arrive.
+    assert [m["seq"] for m in await bob.inbox()] == later
+    assert later[0] == before + 1
+    assert (await bob.ack(group, later[1])).status_code == 204
+    assert await bob.inbox() == []
+
+
+async def test_concurrent_sends_to_many_groups_get_consecutive_seqs_per_group(api: ApiClient) -> None:
+    alice, bob = await api.register(), await api.register()
+    groups = [await make_group(alice, bob) for _ in range(4)]
+    # Sent together, so the writer stores them in one or few transactions, groups interleaved;
+    # one message carries an epoch the group is past, and one names a group that does not exist.
+    plan = [(g, f"{i}".encode()) for i in range(5) for g in groups]
+    missing = uuid.uuid4().bytes
+    answers = await asyncio.gather(
+        *(alice.send(g, mls.application(g, 1, p)) for g, p in plan),
+        alice.send(groups[0], mls.application(groups[0], 0, b"stale")),
+        alice.send(missing, mls.application(missing, 1, b"nowhere")),
+    )
+    *stored, stale, nowhere = answers
+    assert all(r.status_code == 200 for r in stored), [r.text for r in stored]
+    assert stale.status_code == 409 and stale.json()["code"] == "stale_epoch"
+    assert nowhere.status_code == 404
+    got = await bob.inbox()
+    for g in groups:
+        seqs = sorted(r.json()["seq"] for r, (gg, _) in zip(stored, plan, strict=True) if gg == g)
+        assert seqs == list(range(seqs[0], seqs[0] + 5))
+        apps = [m for m in got if m["group_id"] == b64encode(g) and m["kind"] == "application"]
+        assert [m["seq"] for m in apps] == seqs
+        texts = [mls.MLSMessage.decode(body_of(m)).private_message.ciphertext for m in apps]
+        assert sorted(texts) == [f"{i}".encode() for i in range(5)]
 
 
 async def test_exactly_one_commit_per_epoch_and_the_loser_gets_409_with_the_epoch(api: ApiClient) -> None:

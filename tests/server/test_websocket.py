@@ -12,7 +12,10 @@ import pytest
 import websockets
 
 from calpico.server.config import ServerConfig
+from calpico.server.routes.ws import sent_frame
+from calpico.server.services.delivery import SendOutcome
 from calpico.wire.common import b64encode
+from calpico.wire.push import SentFrame
 
 from . import mls_messages as mls
 from .client import ApiClient, Device, make_group
@@ -104,5 +107,38 @@ async def test_websocket_refuses_missing_and_revoked_tokens(server: ServerProces
         assert (await second.get("/v1/devices")).status_code == 401
         with pytest.raises(websockets.exceptions.InvalidStatus):
             await _connect(server, second)
+    finally:
+        await api.aclose()
+
+
+@pytest.mark.parametrize("duplicate", [False, True])
+def test_the_hand_written_sent_frame_is_the_schema_s_json(duplicate: bool) -> None:
+    outcome = SendOutcome(seq=12345, epoch=7, duplicate=duplicate)
+    group = bytes(range(16))
+    for client_id in ("c", "A-z_0.9:x", "x" * 64):
+        expected = SentFrame(group_id=group, client_id=client_id, seq=12345, epoch=7, duplicate=duplicate)
+        assert sent_frame(group, client_id, outcome) == expected.model_dump_json()
+
+
+async def test_malformed_send_frames_get_an_error_frame_and_the_socket_stays_usable(server: ServerProcess) -> None:
+    api = ApiClient(None, ServerConfig(), base_url=server.url)
+    try:
+        alice, bob = await api.register(), await api.register()
+        group = await make_group(alice, bob)
+        ws = await _connect(server, alice)
+        for bad in ('{"type":"send"', '{"type":"send","group_id":1}', '{"type":"send","client_id":"x"}', "[1]"):
+            await ws.send(bad)
+            (reply,) = await _frames(ws, 1)
+            assert reply["type"] == "error" and reply["code"] == "bad_request", bad
+        good = {
+            "type": "send",
+            "group_id": b64encode(group),
+            "client_id": "after-errors",
+            "message": b64encode(mls.application(group, 1, b"fine")),
+        }
+        await ws.send(json.dumps(good, separators=(",", ":")))  # compact, as the SDK sends
+        (sent,) = await _frames(ws, 1)
+        assert sent["type"] == "sent" and sent["client_id"] == "after-errors"
+        await ws.close()
     finally:
         await api.aclose()

@@ -48,6 +48,7 @@ def run(
 
     from calpico.server.app import create_app
     from calpico.server.config import ServerConfig
+    from calpico.server.websocket import uvicorn_options
 
     cfg = _config(
         config,
@@ -66,13 +67,8 @@ def run(
         create_app(cfg),
         host=cfg.host,
         port=cfg.port,
-        loop="uvloop",
-        http="httptools",
-        ws="websockets-sansio",
         log_level=cfg.log_level,
-        access_log=False,
-        ws_max_size=2 * cfg.max_message_size + 4096,
-        ws_per_message_deflate=False,
+        **uvicorn_options(cfg.max_message_size),
     )
 
 

@@ -149,7 +149,7 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
         metrics.HTTP_REQUESTS.labels(template, str(response.status_code)).inc()
         return response
 
-    for module in (accounts, directory, groups, delivery, attachments, links, ws):
+    for module in (accounts, directory, groups, delivery, attachments, links):
         app.include_router(module.router, prefix=API_PREFIX)
 
     @app.get("/healthz", tags=["operations"])
@@ -168,4 +168,5 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
         return Response(generate_latest(metrics.REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
     app.add_middleware(BodyLimit, limit=config.max_request_size, attachment_limit=config.max_attachment_size)
+    app.add_middleware(ws.WebSocketRoute, path=f"{API_PREFIX}{ws.PATH}", owner=app)  # outermost: added last
     return app

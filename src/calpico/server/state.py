@@ -22,7 +22,7 @@ from .pubsub import PubSub, create_pubsub
 from .services.accounts import AccountService
 from .services.attachments import AttachmentService
 from .services.auth import AuthService
-from .services.delivery import MessageWriter, StoredMessage, read_group_range, sweep
+from .services.delivery import MessageWriter, RangeRead, read_group_range, sweep
 from .services.directory import DirectoryService
 from .services.events import encode_event
 from .services.groups import GroupService
@@ -57,7 +57,7 @@ class ServerState:
         pubsub = create_pubsub(config.redis_url)
         writer = MessageWriter(engine, pubsub.publish)
 
-        async def fetch_range(device_id: str, group_id: bytes, after: int, upto: int | None) -> list[StoredMessage]:
+        async def fetch_range(device_id: str, group_id: bytes, after: int, upto: int | None) -> RangeRead:
             async with engine.connect() as conn:
                 return await read_group_range(conn, device_id, group_id, after, upto, config.inbox_page)
 

@@ -22,14 +22,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import and_, bindparam, delete, exists, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, case, delete, exists, func, or_, select, tuple_, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -41,7 +42,15 @@ from ..errors import NotFound, ServerError, StaleEpoch, Unavailable
 from . import metrics
 from .events import KIND_CODES, encode_event, message_frame
 
-__all__ = ["MessageWriter", "PendingSend", "SendOutcome", "StoredMessage", "read_group_range", "read_inbox"]
+__all__ = [
+    "MessageWriter",
+    "PendingSend",
+    "RangeRead",
+    "SendOutcome",
+    "StoredMessage",
+    "read_group_range",
+    "read_inbox",
+]
 
 log = logging.getLogger("calpico.server.delivery")
 WELCOME = KIND_CODES[MessageKind.WELCOME]
@@ -179,70 +188,58 @@ class MessageWriter:
         now = self._clock()
         results: list[tuple[PendingSend, SendOutcome | ServerError]] = []
         rows: list[dict[str, Any]] = []
-        async with self._engine.begin() as conn:
-            fresh = await self._drop_duplicates(conn, batch, results)
-            by_group: dict[tuple[bytes, int], list[PendingSend]] = defaultdict(list)
-            for item in fresh:
-                by_group[(item.group_id, item.epoch)].append(item)
-            # A fixed lock order (by group id) keeps concurrent writers from deadlocking.
-            for (group_id, epoch), items in sorted(by_group.items()):
-                n = len(items)
-                row = (
-                    await conn.execute(
-                        update(groups)
-                        .where(groups.c.group_id == group_id, groups.c.epoch == epoch)
-                        .values(last_seq=groups.c.last_seq + n)
-                        .returning(groups.c.last_seq)
+        async with self._engine.connect() as conn:
+            async with conn.begin():
+                if acks:
+                    # Before this batch's messages are numbered: an ack is clamped to what the
+                    # group's log held when the device sent it, never to messages it has not seen.
+                    await _store_acks(conn, acks)
+                fresh = await self._drop_duplicates(conn, batch, results)
+                by_group: dict[tuple[bytes, int], list[PendingSend]] = defaultdict(list)
+                for item in fresh:
+                    by_group[(item.group_id, item.epoch)].append(item)
+                allocated = await _allocate_seqs(conn, {key: len(items) for key, items in by_group.items()})
+                for (group_id, epoch), items in sorted(by_group.items()):
+                    last = allocated.get((group_id, epoch))
+                    if last is None:
+                        current = (
+                            await conn.execute(select(groups.c.epoch).where(groups.c.group_id == group_id))
+                        ).scalar_one_or_none()
+                        err: ServerError = (
+                            NotFound("no such group")
+                            if current is None
+                            else StaleEpoch(f"the group is at epoch {current}", current_epoch=int(current))
+                        )
+                        results.extend((item, err) for item in items)
+                        continue
+                    first = last - len(items) + 1
+                    for offset, item in enumerate(items):
+                        seq = first + offset
+                        rows.append(
+                            {
+                                "group_id": group_id,
+                                "seq": seq,
+                                "kind": 1,
+                                "epoch": epoch,
+                                "sender": item.sender,
+                                "client_id": item.client_id,
+                                "body": item.body,
+                                "created_at": now,
+                            }
+                        )
+                        results.append((item, SendOutcome(seq, epoch)))
+                if rows:
+                    await conn.exec_driver_sql(
+                        _insert_sql(conn.dialect.paramstyle), [tuple(r[c] for c in _MESSAGE_COLUMNS) for r in rows]
                     )
-                ).first()
-                if row is None:
-                    current = (
-                        await conn.execute(select(groups.c.epoch).where(groups.c.group_id == group_id))
-                    ).scalar_one_or_none()
-                    err: ServerError = (
-                        NotFound("no such group")
-                        if current is None
-                        else StaleEpoch(f"the group is at epoch {current}", current_epoch=int(current))
-                    )
-                    results.extend((item, err) for item in items)
+            # Committed: now, and only now, the senders hear back (before the connection goes back to the pool).
+            for item, outcome in results:
+                if item.future.done():
                     continue
-                first = int(row.last_seq) - n + 1
-                for offset, item in enumerate(items):
-                    seq = first + offset
-                    rows.append(
-                        {
-                            "group_id": group_id,
-                            "seq": seq,
-                            "kind": 1,
-                            "epoch": epoch,
-                            "sender": item.sender,
-                            "client_id": item.client_id,
-                            "body": item.body,
-                            "created_at": now,
-                        }
-                    )
-                    results.append((item, SendOutcome(seq, epoch)))
-            if rows:
-                await conn.execute(insert(messages), rows)
-            if acks:
-                await conn.execute(
-                    update(memberships)
-                    .where(
-                        memberships.c.device_id == bindparam("b_device"),
-                        memberships.c.group_id == bindparam("b_group"),
-                        memberships.c.acked_seq < bindparam("b_seq"),
-                    )
-                    .values(acked_seq=bindparam("b_seq")),
-                    [{"b_device": d, "b_group": g, "b_seq": s} for (d, g), s in sorted(acks.items())],
-                )
-        # Committed: now, and only now, the senders hear back.
-        for item, outcome in results:
-            if item.future.done():
-                continue
-            if isinstance(outcome, ServerError):
-                item.future.set_exception(outcome)
-            else:
-                item.future.set_result(outcome)
+                if isinstance(outcome, ServerError):
+                    item.future.set_exception(outcome)
+                else:
+                    item.future.set_result(outcome)
         if not rows:
             return None
         metrics.MESSAGES_STORED.inc(len(rows))
@@ -290,6 +287,91 @@ class MessageWriter:
         return fresh
 
 
+_GROUPS_PER_UPDATE = 200
+_MESSAGE_COLUMNS = ("group_id", "seq", "kind", "epoch", "sender", "client_id", "body", "created_at")
+
+
+@functools.cache
+def _insert_sql(paramstyle: str) -> str:
+    """The batch's INSERT as driver SQL: SQLAlchemy's per-value bind processing cost more than the insert.
+
+    Rows are tuples in ``_MESSAGE_COLUMNS`` order; the values are plain bytes,
+    str, int and float, which both drivers (aiosqlite, asyncpg) take as they are.
+    """
+    n = len(_MESSAGE_COLUMNS)
+    if paramstyle == "qmark":
+        marks = ", ".join("?" * n)
+    elif paramstyle == "numeric_dollar":
+        marks = ", ".join(f"${i}" for i in range(1, n + 1))
+    else:
+        raise ValueError(f"unsupported paramstyle {paramstyle}")
+    # Only constants go into this SQL: the table and column names above, and placeholders.
+    return f"INSERT INTO {messages.name} ({', '.join(_MESSAGE_COLUMNS)}) VALUES ({marks})"  # noqa: S608
+
+
+async def _allocate_seqs(conn: AsyncConnection, wanted: dict[tuple[bytes, int], int]) -> dict[tuple[bytes, int], int]:
+    """Take ``n`` seqs in each ``(group, epoch)`` still at that epoch; return each one's new ``last_seq``.
+
+    One ``UPDATE ... RETURNING`` covers many groups: a statement is a round trip
+    to the database, and a batch of a busy server touches many groups. Groups
+    are taken in group-id order (PostgreSQL locks the rows as the primary key
+    index is scanned), so concurrent writers of several processes lock in the
+    same order; a deadlock nonetheless is retried by the caller. A group
+    listed with two epochs (a message sent just before a commit and one just
+    after) gets a statement per epoch.
+    """
+    out: dict[tuple[bytes, int], int] = {}
+    pending = sorted(wanted)
+    while pending:
+        seen: set[bytes] = set()
+        this_round: list[tuple[bytes, int]] = []
+        later: list[tuple[bytes, int]] = []
+        for key in pending:
+            (later if key[0] in seen else this_round).append(key)
+            seen.add(key[0])
+        for start in range(0, len(this_round), _GROUPS_PER_UPDATE):
+            chunk = this_round[start : start + _GROUPS_PER_UPDATE]
+            if len(chunk) == 1:
+                (group_id, epoch), n = chunk[0], wanted[chunk[0]]
+                where = and_(groups.c.group_id == group_id, groups.c.epoch == epoch)
+                add: Any = n
+            else:
+                where = tuple_(groups.c.group_id, groups.c.epoch).in_(chunk)
+                add = case({g: wanted[(g, e)] for g, e in chunk}, value=groups.c.group_id)
+            found = await conn.execute(
+                update(groups)
+                .where(where)
+                .values(last_seq=groups.c.last_seq + add)
+                .returning(groups.c.group_id, groups.c.epoch, groups.c.last_seq)
+            )
+            for r in found:
+                out[(bytes(r.group_id), int(r.epoch))] = int(r.last_seq)
+        pending = later
+    return out
+
+
+async def _store_acks(conn: AsyncConnection, acks: dict[tuple[str, bytes], int]) -> None:
+    """Move cursors forward, each clamped to its group's last seq.
+
+    A seq past the end of the log (a confused or malicious client) would
+    otherwise move the cursor beyond messages not yet written, and the device
+    would never get them: the cursor stops at the end of the log instead.
+    """
+    last = select(groups.c.last_seq).where(groups.c.group_id == memberships.c.group_id).scalar_subquery()
+    wanted = bindparam("b_seq", type_=memberships.c.acked_seq.type)
+    clamped = case((wanted > last, last), else_=wanted)
+    await conn.execute(
+        update(memberships)
+        .where(
+            memberships.c.device_id == bindparam("b_device"),
+            memberships.c.group_id == bindparam("b_group"),
+            memberships.c.acked_seq < clamped,
+        )
+        .values(acked_seq=clamped),
+        [{"b_device": d, "b_group": g, "b_seq": s} for (d, g), s in sorted(acks.items())],
+    )
+
+
 def _copy_as_duplicate(target: asyncio.Future[SendOutcome]) -> Callable[[asyncio.Future[SendOutcome]], None]:
     def copy(source: asyncio.Future[SendOutcome]) -> None:
         if target.done():
@@ -301,6 +383,14 @@ def _copy_as_duplicate(target: asyncio.Future[SendOutcome]) -> Callable[[asyncio
             target.set_result(SendOutcome(r.seq, r.epoch, duplicate=True))
 
     return copy
+
+
+class RangeRead(NamedTuple):
+    """What `read_group_range` found: the messages, the seq it accounts for up to, and whether a page was cut."""
+
+    messages: list[StoredMessage]
+    high: int
+    more: bool
 
 
 def _visible_to(device_id: str) -> Any:
@@ -349,24 +439,35 @@ async def read_inbox(conn: AsyncConnection, device_id: str, limit: int) -> tuple
 
 async def read_group_range(
     conn: AsyncConnection, device_id: str, group_id: bytes, after: int, upto: int | None, limit: int
-) -> list[StoredMessage]:
-    """Messages of one group with ``after < seq <= upto`` that the device may read."""
+) -> RangeRead:
+    """Messages of one group with ``after < seq <= upto`` that the device may read, and how far that went.
+
+    ``high`` is the highest seq this read accounts for: every seq up to it
+    was either returned or is not for this device (its own messages, Welcomes
+    for others), so a caller can move its position there. The
+    group's ``last_seq`` is read first: under READ COMMITTED the messages
+    query then sees at least every message up to it (a group's seqs are
+    allocated under its row lock, so they commit in order).
+    """
     ms = (
         await conn.execute(
-            select(memberships.c.acked_seq, memberships.c.left_seq)
+            select(memberships.c.acked_seq, memberships.c.left_seq, groups.c.last_seq)
+            .join(groups, groups.c.group_id == memberships.c.group_id)
             .where(memberships.c.device_id == device_id, memberships.c.group_id == group_id)
             .order_by(memberships.c.joined_seq.desc())
             .limit(1)
         )
     ).first()
     if ms is None:
-        return []
+        return RangeRead([], after, False)
     lower = max(after, int(ms.acked_seq))
-    cond = [messages.c.group_id == group_id, messages.c.seq > lower, _visible_to(device_id)]
+    bound = int(ms.last_seq)
     if ms.left_seq is not None:
-        cond.append(messages.c.seq <= ms.left_seq)
+        bound = min(bound, int(ms.left_seq))
     if upto is not None:
-        cond.append(messages.c.seq <= upto)
+        bound = min(bound, upto)
+    if bound <= lower:
+        return RangeRead([], max(after, bound), False)
     rows = await conn.execute(
         select(
             messages.c.group_id,
@@ -378,11 +479,14 @@ async def read_group_range(
             messages.c.body,
             messages.c.created_at,
         )
-        .where(*cond)
+        .where(messages.c.group_id == group_id, messages.c.seq > lower, messages.c.seq <= bound, _visible_to(device_id))
         .order_by(messages.c.seq)
         .limit(limit)
     )
-    return [StoredMessage(*r) for r in rows]
+    found = [StoredMessage(*r) for r in rows]
+    if len(found) >= limit:
+        return RangeRead(found, found[-1].seq, True)
+    return RangeRead(found, bound, False)
 
 
 async def pending_counts(conn: AsyncConnection, device_id: str) -> dict[bytes, int]:

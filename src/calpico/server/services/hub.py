@@ -1,23 +1,31 @@
 """The WebSocket connections of this process and delivery of events to them.
 
 Each device has at most one connection (a new one replaces the old). A
-connection keeps, per group, the last sequence number it delivered; it
-starts at the device's cursor and advances as frames go out, so every
-device gets its groups' messages in order, without duplicates, whatever the
-order in which pub/sub events arrive:
+connection keeps, per group, ``last``: the seq up to which the device has been
+served (sent, or skipped because it is not for this device). It starts at the
+device's cursor, so every device gets its groups' messages in order, without
+duplicates, whatever the order in which pub/sub events arrive:
 
-- a frame at ``last + 1`` is sent and advances ``last``;
-- a frame at or below ``last`` is a duplicate and is dropped;
-- a frame past ``last + 1`` means something in between has not been seen
-  here (an event of another process still in flight, or a message this
-  device does not get — its own, or a Welcome for others — that arrived out
-  of order): the connection reads the range from the database, where it is
-  already committed, and sends what it finds, in order.
+- an item at ``last + 1`` advances ``last``; it is sent unless it is the
+  device's own message or a Welcome for other devices;
+- an item at or below ``last`` is a duplicate and is dropped;
+- an item past ``last + 1`` means something in between has not been seen here
+  (an event of another process still in flight): the connection reads the
+  range from the database, where it is already committed, and sends what it
+  finds, in order. The read also tells how far it went — seqs the device does
+  not get count as served — so ``last`` moves past them and the next item
+  does not trigger another read.
 
-Frames are queued per connection and written by one task per connection, so
-a slow device never holds up delivery to the others; one that falls more than
-``push_queue_limit`` frames behind is disconnected and resumes from its
-cursor when it reconnects.
+While a read runs for a group (and while the backlog replays at connect),
+live items for that group are held on the connection and applied after it,
+so nothing that arrives meanwhile is lost or sent twice.
+
+Writing: each message's frame is encoded once (`OutFrame`) and written
+straight to every recipient's socket while its queue is empty and its
+transport is not paused; otherwise the frame waits in the connection's queue
+and a drain task (which exists only while there is a backlog) writes it
+honouring flow control. A device more than ``push_queue_limit`` frames behind
+is disconnected and resumes from its cursor when it reconnects.
 """
 
 from __future__ import annotations
@@ -31,78 +39,108 @@ from typing import Any
 
 from calpico.wire.common import b64decode, b64encode
 
+from ..websocket import OutFrame, Sink
 from . import metrics
-from .delivery import StoredMessage
+from .delivery import RangeRead
 
-__all__ = ["Connection", "Hub"]
+__all__ = ["Connection", "Hub", "Push"]
 
 log = logging.getLogger("calpico.server.hub")
 
-FetchRange = Callable[[str, bytes, int, int | None], Awaitable[list[StoredMessage]]]
+FetchRange = Callable[[str, bytes, int, int | None], Awaitable[RangeRead]]
+
+
+def _by_seq(push: Push) -> int:
+    return push.seq
+
+
+class Push:
+    """A stored message as the hub routes it: decoded once per event, shared by every recipient."""
+
+    __slots__ = ("frame", "group_id", "sender", "seq", "targets")
+
+    def __init__(self, group_id: bytes, seq: int, frame: OutFrame, targets: frozenset[str] | None, sender: str) -> None:
+        self.group_id = group_id
+        self.seq = seq
+        self.frame = frame
+        self.targets = targets
+        self.sender = sender
+
+    def for_device(self, device_id: str) -> bool:
+        return self.sender != device_id and (self.targets is None or device_id in self.targets)
 
 
 class Connection:
     """One device's WebSocket, seen from the hub."""
 
     __slots__ = (
-        "_closed",
-        "_ready",
-        "_wake",
-        "buffer",
-        "catching_up",
         "close_cb",
+        "closed",
         "counts",
         "device_id",
-        "dirty",
+        "drainer",
+        "holding",
         "last",
         "notify_only",
         "queue",
-        "send",
+        "sink",
         "upto",
-        "writer",
     )
 
     def __init__(
         self,
         device_id: str,
-        send: Callable[[str], Awaitable[None]],
+        sink: Sink,
         close_cb: Callable[[int, str], Awaitable[None]],
         notify_only: bool = False,
     ) -> None:
         self.device_id = device_id
-        self.send = send
+        self.sink = sink
         self.close_cb = close_cb
         self.notify_only = notify_only
+        self.closed = False
         self.last: dict[bytes, int] = {}
         self.upto: dict[bytes, int] = {}  # groups the device left: the last seq it may read
         self.counts: dict[bytes, int] = {}
-        self.queue: deque[str] = deque()
-        self.buffer: list[list[Any]] | None = []  # events held back while the backlog replays
-        self.catching_up: set[bytes] = set()
-        self.dirty: set[bytes] = set()  # groups that had events while catching up
-        self._wake = asyncio.Event()
-        self._closed = False
-        self._ready = False
-        self.writer: asyncio.Task[None] | None = None
+        self.holding: dict[bytes, list[Push]] = {}  # groups being read from the database: live items wait here
+        self.queue: deque[OutFrame] | None = None  # made when a frame first has to wait
+        self.drainer: asyncio.Task[None] | None = None
 
-    def push(self, frame: str) -> None:
-        self.queue.append(frame)
-        self._wake.set()
-
-    async def run_writer(self) -> None:
-        """Write queued frames until closed (one task per connection)."""
+    def push(self, frame: OutFrame) -> None:
+        """Write ``frame`` now if nothing is queued and the socket takes it; else queue it behind the rest."""
+        if self.closed:
+            return
         queue = self.queue
-        while not self._closed:
-            if not queue:
-                self._wake.clear()
-                await self._wake.wait()
-                continue
-            frame = queue.popleft()
-            await self.send(frame)
+        if not queue and self.sink.try_write(frame):
+            return
+        if queue is None:
+            queue = self.queue = deque()
+        queue.append(frame)
+        if self.drainer is None:
+            self.drainer = asyncio.ensure_future(self._drain())
+
+    def push_text(self, text: str) -> None:
+        self.push(OutFrame(text))
+
+    async def _drain(self) -> None:
+        queue = self.queue
+        try:
+            while queue and not self.closed:
+                await self.sink.write(queue[0])
+                queue.popleft()
+        except Exception:  # the socket is gone: the read loop sees the disconnect and detaches
+            self.close()
+        finally:
+            self.drainer = None
+            if not self.queue:
+                self.queue = None  # an idle connection keeps no buffer
 
     def close(self) -> None:
-        self._closed = True
-        self._wake.set()
+        self.closed = True
+        self.queue = None
+        drainer = self.drainer
+        if drainer is not None and drainer is not asyncio.current_task():
+            drainer.cancel()
 
 
 class Hub:
@@ -116,11 +154,12 @@ class Hub:
         self.on_revoke: list[Callable[[str], None]] = []
         self.on_roster: list[Callable[[bytes], None]] = []
         self._tasks: set[asyncio.Task[None]] = set()
+        self._pushed = 0
 
     # --- connections ------------------------------------------------------------
 
     async def attach(self, conn: Connection, cursors: dict[bytes, tuple[int, int | None]]) -> None:
-        """Register ``conn`` for its groups; events are buffered until `ready`."""
+        """Register ``conn`` for its groups; their live items are held until `replay` has run for each."""
         old = self.by_device.get(conn.device_id)
         if old is not None:
             self.detach(old)
@@ -130,14 +169,21 @@ class Hub:
             conn.last[group_id] = start
             if left is not None:
                 conn.upto[group_id] = left
+            conn.holding[group_id] = []
             self.by_group.setdefault(group_id, set()).add(conn)
         metrics.CONNECTIONS.set(len(self.by_device))
 
-    def ready(self, conn: Connection) -> None:
-        """The backlog went out: apply the events that arrived meanwhile, then go live."""
-        held, conn.buffer = conn.buffer or [], None
-        for item in held:
-            self._apply_to(conn, item)
+    async def replay(self, conn: Connection, group_id: bytes) -> None:
+        """Send the stored backlog of one group (used at connect), then the items held meanwhile."""
+        conn.holding.setdefault(group_id, [])
+        await self._catch_up(conn, group_id)
+
+    def release(self, conn: Connection, group_id: bytes) -> None:
+        """Go live in a group without reading its backlog (notify connections start at the log's end)."""
+        held = conn.holding.pop(group_id, None)
+        if held:
+            for push in held:
+                self._apply_to(conn, push)
 
     def detach(self, conn: Connection) -> None:
         conn.close()
@@ -160,19 +206,21 @@ class Hub:
         except ValueError:
             log.warning("dropping an undecodable pub/sub event")
             return
+        try:
+            self._apply_event(items)
+        finally:
+            self._count_pushed()
+
+    def _count_pushed(self) -> None:
+        if self._pushed:
+            metrics.FRAMES_PUSHED.inc(self._pushed)
+            self._pushed = 0
+
+    def _apply_event(self, items: list[list[Any]]) -> None:
         for item in items:
             tag = item[0]
             if tag == "m":
-                group_id = b64decode(item[1])
-                for conn in list(self.by_group.get(group_id, ())):
-                    self._offer(conn, group_id, item)
-                targets = item[4]
-                if targets:
-                    # A Welcome also reaches devices that joined in this very event.
-                    for device_id in targets:
-                        target = self.by_device.get(device_id)
-                        if target is not None and target not in self.by_group.get(group_id, ()):
-                            self._offer(target, group_id, item)
+                self._message(item)
             elif tag == "r":
                 self._roster(item)
             elif tag == "x":
@@ -183,6 +231,20 @@ class Hub:
                 if revoked is not None:
                     self.detach(revoked)
                     self._spawn(revoked.close_cb(4001, "device revoked"))
+
+    def _message(self, item: list[Any]) -> None:
+        group_id = b64decode(item[1])
+        targets = frozenset(item[4]) if item[4] else None
+        push = Push(group_id, int(item[2]), OutFrame(item[3]), targets, item[5])
+        members = self.by_group.get(group_id, ())
+        for conn in list(members):
+            self._offer(conn, push)
+        if targets:
+            # A Welcome also reaches devices that joined in this very event.
+            for device_id in targets:
+                target = self.by_device.get(device_id)
+                if target is not None and target not in members:
+                    self._offer(target, push)
 
     def _roster(self, item: list[Any]) -> None:
         group_id = b64decode(item[1])
@@ -202,77 +264,86 @@ class Hub:
                     members.discard(conn)
                 conn.last.pop(group_id, None)
 
-    def _offer(self, conn: Connection, group_id: bytes, item: list[Any]) -> None:
-        if conn.buffer is not None:
-            conn.buffer.append(item)
+    def _offer(self, conn: Connection, push: Push) -> None:
+        held = conn.holding.get(push.group_id)
+        if held is not None:
+            held.append(push)
             return
-        self._apply_to(conn, item)
+        self._apply_to(conn, push)
 
-    def _apply_to(self, conn: Connection, item: list[Any]) -> None:
-        group_id = b64decode(item[1])
-        seq, frame, targets, sender = int(item[2]), item[3], item[4], item[5]
+    def _apply_to(self, conn: Connection, push: Push) -> None:
+        group_id, seq = push.group_id, push.seq
         last = conn.last.get(group_id)
-        if last is None or seq <= last or seq > conn.upto.get(group_id, seq):
+        if last is None or seq <= last:
             return
-        if group_id in conn.catching_up:
-            conn.dirty.add(group_id)  # the running catch-up will read it from the database
-            return
-        if sender == conn.device_id or (targets and conn.device_id not in targets):
-            if seq == last + 1:
-                conn.last[group_id] = seq  # its own message, or a Welcome for someone else: skip its place
+        upto = conn.upto.get(group_id)
+        if upto is not None and seq > upto:
             return
         if seq == last + 1:
             conn.last[group_id] = seq
-            self._deliver(conn, group_id, frame)
+            if push.for_device(conn.device_id):
+                self._deliver(conn, group_id, push.frame)
             return
-        conn.catching_up.add(group_id)
+        # A gap: read it from the database; this item and later ones wait until then.
+        conn.holding[group_id] = [push]
         self._spawn(self._catch_up(conn, group_id))
 
-    def _deliver(self, conn: Connection, group_id: bytes, frame: str) -> None:
+    def _deliver(self, conn: Connection, group_id: bytes, frame: OutFrame) -> None:
         if conn.notify_only:
             conn.counts[group_id] = conn.counts.get(group_id, 0) + 1
             if len(conn.counts) == 1 and conn.counts[group_id] == 1:
                 asyncio.get_running_loop().call_soon(self._flush_counts, conn)
             return
-        if len(conn.queue) >= self._queue_limit:
+        if conn.queue is not None and len(conn.queue) >= self._queue_limit:
             self.detach(conn)
             self._spawn(conn.close_cb(4002, "too far behind; reconnect to resume"))
             return
-        metrics.FRAMES_PUSHED.inc()
+        self._pushed += 1  # counted into the metric once per event: a 1,000-member fan-out is 1,000 frames
         conn.push(frame)
 
     def _flush_counts(self, conn: Connection) -> None:
         counts, conn.counts = conn.counts, {}
         if counts:
             body = [{"group_id": b64encode(g), "count": n} for g, n in counts.items()]
-            conn.push(json.dumps({"type": "notify", "conversations": body}, separators=(",", ":")))
+            conn.push_text(json.dumps({"type": "notify", "conversations": body}, separators=(",", ":")))
 
     async def _catch_up(self, conn: Connection, group_id: bytes) -> None:
+        """Read from ``last`` on, then apply the held items; again while a gap or a cut page remains."""
         try:
-            while True:
+            while not conn.closed:
                 last = conn.last.get(group_id)
                 if last is None:
                     return
-                conn.dirty.discard(group_id)
-                found = await self._fetch(conn.device_id, group_id, last, None)
-                if not found:
-                    if group_id in conn.dirty:
-                        continue
-                    return
+                metrics.CATCH_UP_READS.inc()
+                found, high, more = await self._fetch(conn.device_id, group_id, last, None)
                 for message in found:
                     if conn.last.get(group_id, message.seq) >= message.seq:
                         continue
                     conn.last[group_id] = message.seq
-                    self._deliver(conn, group_id, message.frame())
+                    self._deliver(conn, group_id, OutFrame(message.frame()))
+                current = conn.last.get(group_id)
+                if current is None:  # removed from the group meanwhile
+                    return
+                if high > current:
+                    conn.last[group_id] = high
+                held = sorted(conn.holding.get(group_id) or (), key=_by_seq)
+                conn.holding[group_id] = []
+                for i, push in enumerate(held):
+                    current = conn.last.get(group_id)
+                    if current is not None and push.seq > current + 1:
+                        conn.holding[group_id] = held[i:]  # still a gap: read again
+                        break
+                    self._apply_to(conn, push)
+                if not (conn.holding[group_id] or more):
+                    return
         except Exception:
+            # Held items would be lost: better the device reconnects and resumes from its cursor.
             log.exception("catching up a connection failed")
+            self.detach(conn)
+            self._spawn(conn.close_cb(1011, "delivery failed; reconnect to resume"))
         finally:
-            conn.catching_up.discard(group_id)
-
-    async def replay(self, conn: Connection, group_id: bytes) -> None:
-        """Send the stored backlog of one group (used at connect), then leave it live."""
-        conn.catching_up.add(group_id)
-        await self._catch_up(conn, group_id)
+            conn.holding.pop(group_id, None)
+            self._count_pushed()
 
     def _spawn(self, coro: Awaitable[None]) -> None:
         task: asyncio.Task[None] = asyncio.ensure_future(coro)

@@ -6,6 +6,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 __all__ = [
     "BATCH_SIZE",
+    "CATCH_UP_READS",
     "CONNECTIONS",
     "FRAMES_PUSHED",
     "HANDSHAKES",
@@ -25,6 +26,11 @@ BATCH_SIZE = Histogram(
     registry=REGISTRY,
 )
 FRAMES_PUSHED = Counter("calpico_frames_pushed", "WebSocket frames queued to devices", registry=REGISTRY)
+CATCH_UP_READS = Counter(
+    "calpico_catch_up_reads",
+    "Reads of a group's log for a connection (backlog at connect, or a gap)",
+    registry=REGISTRY,
+)
 CONNECTIONS = Gauge("calpico_websocket_connections", "Open device WebSockets in this process", registry=REGISTRY)
 HTTP_REQUESTS = Counter(
     "calpico_http_requests", "HTTP requests by route template and status", ["route", "status"], registry=REGISTRY
