@@ -192,3 +192,21 @@ async def test_group_ids_are_unique_and_info_is_for_members_only(api: ApiClient)
     assert again.status_code == 409 and again.json()["code"] == "group_exists"
     r = await bob.get(f"/v1/groups/{b64encode(group)}")
     assert r.status_code == 403 and r.json()["code"] == "not_a_member"
+
+
+async def test_messages_and_other_writes_at_once_all_land_in_order(api: ApiClient) -> None:
+    """On SQLite the message writer has its own connection: it and the rest of the server take turns, nothing fails."""
+    alice, bob = await api.register(), await api.register()
+    group = await make_group(alice, bob)
+    payloads = [f"burst {i}".encode() for i in range(60)]
+    sends = [alice.send(group, mls.application(group, 1, p)) for p in payloads]
+    # Writes through the server's other connection, interleaved with the messages.
+    others = [make_group(alice, group_id=uuid.uuid4().bytes) for _ in range(6)]
+    others += [bob.ack(group, 1) for _ in range(6)]
+    results = await asyncio.gather(*sends, *others)
+    answers = results[: len(sends)]
+    assert all(r.status_code == 200 for r in answers), [r.text for r in answers if r.status_code != 200]
+    seqs = sorted(r.json()["seq"] for r in answers)
+    assert seqs == list(range(seqs[0], seqs[0] + len(payloads)))  # one seq each, no gap, no reuse
+    got = [m for m in await bob.inbox() if m["kind"] == "application"]
+    assert sorted(mls.MLSMessage.decode(body_of(m)).private_message.ciphertext for m in got) == sorted(payloads)

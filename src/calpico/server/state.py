@@ -16,7 +16,7 @@ from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .config import ServerConfig
-from .db.engine import create_engine, migrate
+from .db.engine import create_engine, create_writer_engine, migrate
 from .db.models import attachments, challenges, device_links, key_packages, tokens
 from .pubsub import PubSub, create_pubsub
 from .services.accounts import AccountService
@@ -55,7 +55,7 @@ class ServerState:
         engine = create_engine(config.effective_database_url)
         await migrate(engine)
         pubsub = create_pubsub(config.redis_url)
-        writer = MessageWriter(engine, pubsub.publish)
+        writer = MessageWriter(engine, pubsub.publish, sync_engine=create_writer_engine(config.effective_database_url))
 
         async def fetch_range(device_id: str, group_id: bytes, after: int, upto: int | None) -> RangeRead:
             async with engine.connect() as conn:

@@ -7,10 +7,11 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, event, text
+from sqlalchemy import Connection, Engine, event, text
+from sqlalchemy import create_engine as sa_create_engine
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-__all__ = ["MIGRATIONS", "create_engine", "is_sqlite", "migrate"]
+__all__ = ["MIGRATIONS", "create_engine", "create_writer_engine", "is_sqlite", "migrate"]
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # Any fixed number: serialises migrations when several processes start at once.
@@ -45,6 +46,42 @@ def create_engine(url: str) -> AsyncEngine:
 
         return engine
     return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=False)
+
+
+def create_writer_engine(url: str) -> Engine | None:
+    """For a SQLite file, a synchronous engine with one connection for the message writer's thread; else None.
+
+    Same pragmas as `create_engine`; every transaction starts with ``BEGIN
+    IMMEDIATE``, so it holds the write lock from its first statement and
+    never has to upgrade a read snapshot that the other connection changed.
+    PostgreSQL and in-memory SQLite get None (the writer uses the async engine).
+    """
+    if not url.startswith("sqlite") or ":///" not in url or url.endswith(":memory:"):
+        return None
+    path = url.split(":///", 1)[1]
+    engine = sa_create_engine(
+        f"sqlite:///{path}",
+        pool_size=1,
+        max_overflow=0,
+        pool_timeout=120,
+        connect_args={"check_same_thread": False},  # opened and used on the writer thread, closed at shutdown
+    )
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we say when a transaction begins (below), not the driver
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=FULL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=10000")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
 
 
 def _upgrade(sync_conn: Connection) -> None:

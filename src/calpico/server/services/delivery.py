@@ -14,6 +14,13 @@ PostgreSQL's default ``fsync``) are the futures resolved: a sender that got
 its result knows the message is on disk. Then one event goes to pub/sub
 carrying each message's push frame, encoded once.
 
+On SQLite the batch runs on the writer's own thread with its own connection
+(``BEGIN IMMEDIATE``: it takes the write lock first, and a busy timeout lets
+the engine's connection and it take turns), so a batch is one trip off the
+event loop instead of one per statement: under load each trip waits for the
+loop, and those waits were most of a message's send→deliver time. The same
+function (`_write_batch`) runs through ``run_sync`` on PostgreSQL.
+
 Devices read with a cursor per group (``memberships.acked_seq``): their
 inbox is every message after it, up to ``left_seq`` if they left.
 """
@@ -27,10 +34,11 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from sqlalchemy import and_, bindparam, case, delete, exists, func, or_, select, tuple_, update
+from sqlalchemy import Connection, Engine, and_, bindparam, case, delete, exists, func, or_, select, tuple_, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -106,8 +114,12 @@ class MessageWriter:
         publish: Callable[[bytes], Awaitable[None]],
         clock: Callable[[], float] = time.time,
         max_batch: int = 2000,
+        sync_engine: Engine | None = None,
     ) -> None:
+        """``sync_engine``: SQLite only, a second connection to the same file for this writer's thread."""
         self._engine = engine
+        self._sync_engine = sync_engine
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="calpico-writer") if sync_engine else None
         self._publish = publish
         self._clock = clock
         self._max_batch = max_batch
@@ -128,6 +140,9 @@ class MessageWriter:
         for item in self._queue:
             if not item.future.done():
                 item.future.set_exception(Unavailable("server shutting down"))
+        if self._thread is not None and self._sync_engine is not None:
+            await asyncio.get_running_loop().run_in_executor(self._thread, self._sync_engine.dispose)
+            self._thread.shutdown(wait=False)
 
     def submit(self, item: PendingSend) -> asyncio.Future[SendOutcome]:
         self._queue.append(item)
@@ -186,105 +201,119 @@ class MessageWriter:
 
     async def _flush_once(self, batch: list[PendingSend], acks: dict[tuple[str, bytes], int]) -> bytes | None:
         now = self._clock()
-        results: list[tuple[PendingSend, SendOutcome | ServerError]] = []
-        rows: list[dict[str, Any]] = []
-        async with self._engine.connect() as conn:
-            async with conn.begin():
-                if acks:
-                    # Before this batch's messages are numbered: an ack is clamped to what the
-                    # group's log held when the device sent it, never to messages it has not seen.
-                    await _store_acks(conn, acks)
-                fresh = await self._drop_duplicates(conn, batch, results)
-                by_group: dict[tuple[bytes, int], list[PendingSend]] = defaultdict(list)
-                for item in fresh:
-                    by_group[(item.group_id, item.epoch)].append(item)
-                allocated = await _allocate_seqs(conn, {key: len(items) for key, items in by_group.items()})
-                for (group_id, epoch), items in sorted(by_group.items()):
-                    last = allocated.get((group_id, epoch))
-                    if last is None:
-                        current = (
-                            await conn.execute(select(groups.c.epoch).where(groups.c.group_id == group_id))
-                        ).scalar_one_or_none()
-                        err: ServerError = (
-                            NotFound("no such group")
-                            if current is None
-                            else StaleEpoch(f"the group is at epoch {current}", current_epoch=int(current))
-                        )
-                        results.extend((item, err) for item in items)
-                        continue
-                    first = last - len(items) + 1
-                    for offset, item in enumerate(items):
-                        seq = first + offset
-                        rows.append(
-                            {
-                                "group_id": group_id,
-                                "seq": seq,
-                                "kind": 1,
-                                "epoch": epoch,
-                                "sender": item.sender,
-                                "client_id": item.client_id,
-                                "body": item.body,
-                                "created_at": now,
-                            }
-                        )
-                        results.append((item, SendOutcome(seq, epoch)))
-                if rows:
-                    await conn.exec_driver_sql(
-                        _insert_sql(conn.dialect.paramstyle), [tuple(r[c] for c in _MESSAGE_COLUMNS) for r in rows]
-                    )
-            # Committed: now, and only now, the senders hear back (before the connection goes back to the pool).
-            for item, outcome in results:
-                if item.future.done():
-                    continue
-                if isinstance(outcome, ServerError):
-                    item.future.set_exception(outcome)
-                else:
-                    item.future.set_result(outcome)
+        if self._sync_engine is not None:
+            # SQLite: the whole transaction in one trip to the writer's own thread.
+            written = await asyncio.get_running_loop().run_in_executor(
+                self._thread, self._write_on_thread, batch, acks, now
+            )
+        else:
+            async with self._engine.begin() as conn:
+                written = await conn.run_sync(_write_batch, batch, acks, now)
+        # Committed: now, and only now, the senders hear back.
+        for item, first in written.same_batch:
+            first.future.add_done_callback(_copy_as_duplicate(item.future))
+        for item, outcome in written.results:
+            if item.future.done():
+                continue
+            if isinstance(outcome, ServerError):
+                item.future.set_exception(outcome)
+            else:
+                item.future.set_result(outcome)
+        rows = written.rows
         if not rows:
             return None
         metrics.MESSAGES_STORED.inc(len(rows))
         metrics.BATCH_SIZE.observe(len(rows))
         event: list[list[Any]] = []
         for r in rows:
-            g = b64encode(r["group_id"])
-            frame = message_frame(g, r["seq"], r["epoch"], 1, r["sender"], r["client_id"], r["body"], now)
-            event.append(["m", g, r["seq"], frame, None, r["sender"]])
+            g = b64encode(r[0])
+            frame = message_frame(g, r[1], r[3], 1, r[4], r[5], r[6], now)
+            event.append(["m", g, r[1], frame, None, r[4]])
         return encode_event(event)
 
-    async def _drop_duplicates(
-        self,
-        conn: AsyncConnection,
-        batch: list[PendingSend],
-        results: list[tuple[PendingSend, SendOutcome | ServerError]],
-    ) -> list[PendingSend]:
-        """Answer resends (same group, sender and client id) with the stored result; return the rest."""
-        if not batch:
-            return []
-        seen: dict[tuple[bytes, str, str], SendOutcome] = {}
-        ids = sorted({item.client_id for item in batch})
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            found = await conn.execute(
-                select(
-                    messages.c.group_id, messages.c.sender, messages.c.client_id, messages.c.seq, messages.c.epoch
-                ).where(messages.c.client_id.in_(chunk))
+    def _write_on_thread(self, batch: list[PendingSend], acks: dict[tuple[str, bytes], int], now: float) -> _Written:
+        assert self._sync_engine is not None
+        with self._sync_engine.begin() as conn:
+            return _write_batch(conn, batch, acks, now)
+
+
+@dataclass(slots=True)
+class _Written:
+    """What one batch's transaction did, for the event loop to act on after the commit."""
+
+    results: list[tuple[PendingSend, SendOutcome | ServerError]] = field(default_factory=list)
+    same_batch: list[tuple[PendingSend, PendingSend]] = field(default_factory=list)  # (resend, first)
+    rows: list[tuple[Any, ...]] = field(default_factory=list)  # in _MESSAGE_COLUMNS order
+
+
+def _write_batch(
+    conn: Connection, batch: list[PendingSend], acks: dict[tuple[str, bytes], int], now: float
+) -> _Written:
+    """The batch's transaction (the caller begins and commits it). Touches no future: it may run on a thread.
+
+    Written once, run two ways: on the SQLite writer thread with a plain
+    connection (one trip for the whole batch), or through ``run_sync`` on
+    the async engine (PostgreSQL).
+    """
+    out = _Written()
+    if acks:
+        # Before this batch's messages are numbered: an ack is clamped to what the
+        # group's log held when the device sent it, never to messages it has not seen.
+        _store_acks(conn, acks)
+    fresh = _drop_duplicates(conn, batch, out)
+    by_group: dict[tuple[bytes, int], list[PendingSend]] = defaultdict(list)
+    for item in fresh:
+        by_group[(item.group_id, item.epoch)].append(item)
+    allocated = _allocate_seqs(conn, {key: len(items) for key, items in by_group.items()})
+    for (group_id, epoch), items in sorted(by_group.items()):
+        last = allocated.get((group_id, epoch))
+        if last is None:
+            current = conn.execute(select(groups.c.epoch).where(groups.c.group_id == group_id)).scalar_one_or_none()
+            err: ServerError = (
+                NotFound("no such group")
+                if current is None
+                else StaleEpoch(f"the group is at epoch {current}", current_epoch=int(current))
             )
-            for r in found:
-                seen[(r.group_id, r.sender, r.client_id)] = SendOutcome(int(r.seq), int(r.epoch), duplicate=True)
-        fresh: list[PendingSend] = []
-        in_batch: dict[tuple[bytes, str, str], PendingSend] = {}
-        for item in batch:
-            key = (item.group_id, item.sender, item.client_id)
-            if key in seen:
-                results.append((item, seen[key]))
-            elif key in in_batch:
-                # Same id twice in one batch: the second gets the first's result once it is known.
-                first = in_batch[key]
-                first.future.add_done_callback(_copy_as_duplicate(item.future))
-            else:
-                in_batch[key] = item
-                fresh.append(item)
-        return fresh
+            out.results.extend((item, err) for item in items)
+            continue
+        first = last - len(items) + 1
+        for offset, item in enumerate(items):
+            seq = first + offset
+            out.rows.append((group_id, seq, 1, epoch, item.sender, item.client_id, item.body, now))
+            out.results.append((item, SendOutcome(seq, epoch)))
+    if out.rows:
+        conn.exec_driver_sql(_insert_sql(conn.dialect.paramstyle), out.rows)
+    return out
+
+
+def _drop_duplicates(conn: Connection, batch: list[PendingSend], out: _Written) -> list[PendingSend]:
+    """Answer resends (same group, sender and client id) with the stored result; return the rest."""
+    if not batch:
+        return []
+    seen: dict[tuple[bytes, str, str], SendOutcome] = {}
+    ids = sorted({item.client_id for item in batch})
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        found = conn.execute(
+            select(
+                messages.c.group_id, messages.c.sender, messages.c.client_id, messages.c.seq, messages.c.epoch
+            ).where(messages.c.client_id.in_(chunk))
+        )
+        for r in found:
+            seen[(r.group_id, r.sender, r.client_id)] = SendOutcome(int(r.seq), int(r.epoch), duplicate=True)
+    fresh: list[PendingSend] = []
+    in_batch: dict[tuple[bytes, str, str], PendingSend] = {}
+    for item in batch:
+        key = (item.group_id, item.sender, item.client_id)
+        if key in seen:
+            out.results.append((item, seen[key]))
+        elif key in in_batch:
+            # Same id twice in one batch: the second gets the first's result once it is known.
+            out.same_batch.append((item, in_batch[key]))
+        else:
+            in_batch[key] = item
+            fresh.append(item)
+    return fresh
 
 
 _GROUPS_PER_UPDATE = 200
@@ -309,7 +338,7 @@ def _insert_sql(paramstyle: str) -> str:
     return f"INSERT INTO {messages.name} ({', '.join(_MESSAGE_COLUMNS)}) VALUES ({marks})"  # noqa: S608
 
 
-async def _allocate_seqs(conn: AsyncConnection, wanted: dict[tuple[bytes, int], int]) -> dict[tuple[bytes, int], int]:
+def _allocate_seqs(conn: Connection, wanted: dict[tuple[bytes, int], int]) -> dict[tuple[bytes, int], int]:
     """Take ``n`` seqs in each ``(group, epoch)`` still at that epoch; return each one's new ``last_seq``.
 
     One ``UPDATE ... RETURNING`` covers many groups: a statement is a round trip
@@ -338,7 +367,7 @@ async def _allocate_seqs(conn: AsyncConnection, wanted: dict[tuple[bytes, int], 
             else:
                 where = tuple_(groups.c.group_id, groups.c.epoch).in_(chunk)
                 add = case({g: wanted[(g, e)] for g, e in chunk}, value=groups.c.group_id)
-            found = await conn.execute(
+            found = conn.execute(
                 update(groups)
                 .where(where)
                 .values(last_seq=groups.c.last_seq + add)
@@ -350,7 +379,7 @@ async def _allocate_seqs(conn: AsyncConnection, wanted: dict[tuple[bytes, int], 
     return out
 
 
-async def _store_acks(conn: AsyncConnection, acks: dict[tuple[str, bytes], int]) -> None:
+def _store_acks(conn: Connection, acks: dict[tuple[str, bytes], int]) -> None:
     """Move cursors forward, each clamped to its group's last seq.
 
     A seq past the end of the log (a confused or malicious client) would
@@ -360,7 +389,7 @@ async def _store_acks(conn: AsyncConnection, acks: dict[tuple[str, bytes], int])
     last = select(groups.c.last_seq).where(groups.c.group_id == memberships.c.group_id).scalar_subquery()
     wanted = bindparam("b_seq", type_=memberships.c.acked_seq.type)
     clamped = case((wanted > last, last), else_=wanted)
-    await conn.execute(
+    conn.execute(
         update(memberships)
         .where(
             memberships.c.device_id == bindparam("b_device"),
