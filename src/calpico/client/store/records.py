@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import json
+import operator
 import types
 import typing
 from collections.abc import Callable
@@ -310,6 +311,8 @@ def _encoder(tp: Any) -> Convert:
     origin = typing.get_origin(tp)
     if origin in (Union, types.UnionType):
         inner = _encoder(_arms(tp))
+        if inner is _same:
+            return _same
         return lambda v: None if v is None else inner(v)
     if tp is bytes or tp is Secret:
         return b64encode
@@ -321,7 +324,19 @@ def _encoder(tp: Any) -> Convert:
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         hints = typing.get_type_hints(tp)
         pairs = [(f.name, _encoder(hints[f.name])) for f in dataclasses.fields(tp)]
-        return lambda v: {name: enc(getattr(v, name)) for name, enc in pairs}
+        # Fields kept as they are (strings, numbers, flags) are read in one C-level call; only the
+        # others (bytes, enums, tuples, nested records) go through their converters.
+        plain = tuple(name for name, enc in pairs if enc is _same)
+        converted = tuple((name, enc) for name, enc in pairs if enc is not _same)
+        read = operator.attrgetter(*plain) if len(plain) > 1 else None
+
+        def record(v: Any) -> dict[str, Any]:
+            out = dict(zip(plain, read(v))) if read is not None else {n: getattr(v, n) for n in plain}
+            for name, enc in converted:
+                out[name] = enc(getattr(v, name))
+            return out
+
+        return record
     return _same
 
 
