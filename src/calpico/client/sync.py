@@ -71,13 +71,19 @@ class Sync:
         self.applied = 0
         self.duplicates = 0
 
-    async def apply(self, messages: Sequence[Delivered]) -> list[Ack]:
-        """Apply a batch (see the module docstring); return the acknowledgements it calls for."""
+    async def apply(self, messages: Sequence[Delivered], *, acked: Sequence[Ack] = ()) -> list[Ack]:
+        """Apply a batch (see the module docstring); return the acknowledgements it calls for.
+
+        ``acked``: acknowledgements the server has taken since, recorded in the same transaction.
+        """
         if not messages:
+            await self._record_acked(acked)
             return []
         events: list[Event] = []
         upto: dict[bytes, int] = {}
         async with self._store.transaction() as tx:
+            for ack in acked:
+                tx.mark_acked(ack.group_id, ack.seq)
             processed: dict[bytes, int] = {}
             for message in messages:
                 group = message.group_id
@@ -114,6 +120,11 @@ class Sync:
         sent = self._ack_over_push is not None and await self._ack_over_push(acks)
         if not sent:
             await self._transport.ack(acks)
+        await self._record_acked(acks)
+
+    async def _record_acked(self, acks: Sequence[Ack]) -> None:
+        if not acks:
+            return
         async with self._store.transaction() as tx:
             for ack in acks:
                 tx.mark_acked(ack.group_id, ack.seq)
@@ -132,15 +143,18 @@ class Sync:
         """Fetch and apply the inbox until it is empty; return how many messages were new."""
         before = self.applied
         await self.resend_acks()
+        acked: list[Ack] = []
         while True:
             inbox = await self._transport.inbox(page)
-            acks = await self.apply(inbox.messages)
+            # What the server took last round is recorded with this page's transaction: one commit
+            # (and fsync) per page, not two. Were it lost, `resend_acks` would only repeat an ack.
+            acks = await self.apply(inbox.messages, acked=acked)
+            acked = []
             # Over HTTP: the next inbox page starts after the acknowledged cursor.
             await self._transport.ack(acks)
-            async with self._store.transaction() as tx:
-                for ack in acks:
-                    tx.mark_acked(ack.group_id, ack.seq)
+            acked = acks
             if not inbox.more or not inbox.messages:
+                await self._record_acked(acked)
                 return self.applied - before
 
     async def flush_outbox(self) -> int:
