@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from calpico.wire.app import AssistantCard, ReceiptKind
 
 from .push import ConnectionState
-from .store import Conversation, Message
+from .store import Conversation, Message, SendState
 
 __all__ = [
     "AssistantApprovalRequested",
@@ -50,6 +50,7 @@ __all__ = [
     "MessageEdited",
     "MessageReceived",
     "MessageRequestReceived",
+    "MessageSendStateChanged",
     "NotificationsPending",
     "ReactionChanged",
     "ReceiptReceived",
@@ -74,6 +75,21 @@ class MessageReceived(Event):
 
     conversation_id: str
     message: Message
+
+
+@dataclass(frozen=True, slots=True)
+class MessageSendStateChanged(Event):
+    """An own message moved on: `SendState.SENDING` (stored, queued), ``SENT`` (the server ordered it,
+    ``seq`` set) or ``FAILED`` (the server refused it: ``reason``; `Conversations.retry` sends it again).
+
+    Published by the sending device only (its other devices get the message itself, already sent).
+    """
+
+    conversation_id: str
+    message_id: str
+    state: SendState
+    reason: str | None = None
+    seq: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
