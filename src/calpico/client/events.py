@@ -34,6 +34,7 @@ __all__ = [
     "AssistantRemoved",
     "ConnectionStateChanged",
     "ContactKeysChanged",
+    "ContactsChanged",
     "ConversationAdded",
     "ConversationLeft",
     "DeliveryFailed",
@@ -304,6 +305,15 @@ class DeliveryFailed(Event):
     group_id: bytes
     seq: int
     reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ContactsChanged(Event):
+    """This person's contact or block list changed on another of their devices (seen on the next
+    sync with the server's lists): who is now blocked, and who no longer is."""
+
+    blocked: tuple[str, ...]
+    unblocked: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)

@@ -204,6 +204,10 @@ class EngineCore:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    def contacts_changed(self) -> None:
+        """The client's contact lists changed behind our back (another device): read them again."""
+        self._blocked = None
+
     async def blocked(self, tx: Transaction | None = None) -> set[str]:
         if self._blocked is None:
             reader = tx if tx is not None else self.client.store
