@@ -169,6 +169,9 @@ class Client:
         for task in list(self._tasks):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        if self._sync is not None:
+            with contextlib.suppress(CalpicoError):
+                await self._sync.flush_acked()
         self._bus.close()
         await self.account.close()
 
