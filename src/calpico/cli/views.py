@@ -3,7 +3,8 @@
 JSON keys (documented in docs/cli.md; new keys may be added, none renamed):
 
 - conversation: ``id, kind, name, peer, status, disappearing_seconds, updated_at``
-- message: ``conversation_id, id, sender, device, sent_at, seq, type, text, edited, deleted, reactions``
+- message: ``conversation_id, id, sender, device, sent_at, seq, state, type, text, edited, deleted, reactions``
+  (``state``: ``sending``, ``sent`` or ``failed``)
 - contact: ``username, state, verified, safety_number, keys_changed_at``
 - device: ``device_id, name, cipher_suite, created_at, this_device``
 - event: ``event`` (snake_case of the SDK's event class) plus its fields
@@ -42,7 +43,7 @@ from calpico.client.events import (
     RoomUpdated,
     TypingChanged,
 )
-from calpico.client.store import Contact, Conversation, Message
+from calpico.client.store import Contact, Conversation, Message, SendState
 from calpico.client.verification import format_safety_number
 from calpico.wire.accounts import DeviceInfo
 from calpico.wire.app import (
@@ -131,6 +132,7 @@ def message_json(m: Message) -> dict[str, Any]:
         "device": m.sender_device,
         "sent_at": m.sent_at,
         "seq": m.seq,
+        "state": m.send_state.value,
         "type": content.type,
         "text": None if m.deleted else describe(content),
         "edited": m.edited_at is not None,
@@ -195,7 +197,8 @@ def describe(content: AppMessage) -> str:
 
 
 def message_line(m: Message, *, me: str | None = None, pending: bool = True) -> Text:
-    """``14:03 alice: hello (edited)``; ``(sending)`` on own messages not yet ordered (if ``pending``)."""
+    """``14:03 alice: hello (edited)``; ``(sending)`` / ``(not sent)`` on own messages not yet ordered
+    or refused by the server (if ``pending``)."""
     if m.deleted:
         body = "[dim italic]message deleted[/]"
     else:
@@ -204,7 +207,9 @@ def message_line(m: Message, *, me: str | None = None, pending: bool = True) -> 
             body += " [dim](edited)[/]"
     if m.reactions:
         body += " [dim]" + " ".join(escape(f"{r.emoji} {r.username}") for r in m.reactions) + "[/]"
-    mark = " [dim](sending)[/]" if pending and m.seq is None and m.sender_user == me else ""
+    mark = ""
+    if pending and m.seq is None and m.sender_user == me:
+        mark = " [dim](sending)[/]" if m.send_state is SendState.SENDING else " [red](not sent)[/]"
     return Text.from_markup(f"[dim]{when(m.sent_at)}[/] {person(m.sender_user)}: {body}{mark}")
 
 
