@@ -73,6 +73,9 @@ class Sync:
         self.applied = 0
         self.duplicates = 0
         self._acked: dict[bytes, int] = {}  # told to the server, not yet recorded in the store
+        # Each group's processed_seq as last committed here (only `apply` moves it), so a batch
+        # need not wait for a read of the store before it starts.
+        self._processed: dict[bytes, int] = {}
 
     async def apply(self, messages: Sequence[Delivered]) -> list[Ack]:
         """Apply a batch (see the module docstring); return the acknowledgements it calls for."""
@@ -86,7 +89,8 @@ class Sync:
             for message in messages:
                 group = message.group_id
                 if group not in processed:
-                    processed[group] = (await tx.delivery(group)).processed_seq
+                    known = self._processed.get(group)
+                    processed[group] = known if known is not None else (await tx.delivery(group)).processed_seq
                 if message.seq <= processed[group]:
                     self.duplicates += 1
                     upto[group] = max(upto.get(group, 0), message.seq)
@@ -104,6 +108,7 @@ class Sync:
                 self.applied += 1
             for group, seq in processed.items():
                 tx.mark_processed(group, seq)
+            tx.on_commit(lambda: self._processed.update(processed))
             before_commit = getattr(self.handler, "before_commit", None)
             if before_commit is not None:
                 await before_commit(tx)
