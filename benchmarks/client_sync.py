@@ -27,9 +27,12 @@ SDK's figures do not share an event loop or a GIL with the server.
    ``--latency-messages`` messages one after another and the time from
    ``send_text`` to each receiver's `MessageReceived` is recorded, split
    into: the sender's call (protect, store, the server's answer to the
-   POST), the push frame reaching each receiver's delivery engine, and the
-   engine applying it (decrypt, store, event). Printed: medians and 95th
-   percentiles, and the median time until the last receiver has it.
+   POST), the pushed frame reaching each receiver's delivery engine (the
+   server's write and fan-out, and the wait for this process's event loop),
+   and the engine applying it (decrypt, store, event). Printed: medians and
+   95th percentiles, and the median time until the last receiver has it.
+   ``--latency-live 1`` keeps only one receiver live (the others stay
+   members, offline): the server's share plus one client's, for comparison.
    Everything on the client side shares one process and the machine's two
    cores with the server, so this is the cost of 100 clients at once, not of
    one phone.
@@ -125,7 +128,10 @@ class Person:
             self.watcher.cancel()
 
 
-async def people(url: str, tmp: Path, n: int, prefix: str, *, push: bool = True) -> list[Person]:
+async def people(
+    url: str, tmp: Path, n: int, prefix: str, *, push: bool = True, live: int | None = None
+) -> list[Person]:
+    """``n`` accounts with clients; the first ``live`` (default: all, if ``push``) with a push connection."""
     out = []
     for i in range(n):
         name = f"{prefix}{i:03d}"
@@ -134,7 +140,7 @@ async def people(url: str, tmp: Path, n: int, prefix: str, *, push: bool = True)
         client = Client(account, expiry_interval=0)
         person = Person(client, Conversations(client), path)
         person.watch()
-        await client.start(push=push)
+        await client.start(push=push and (live is None or i < live))
         out.append(person)
     return out
 
@@ -332,15 +338,17 @@ def summary(label: str, values: list[float]) -> str:
     return f"{label}: median {statistics.median(values) * 1e3:6.1f} ms, p95 {p95 * 1e3:6.1f} ms"
 
 
-async def latency(tmp: Path, members: int, count: int) -> None:
-    print(f"latency: {members} members, all live in this process, {count} messages")
+async def latency(tmp: Path, members: int, count: int, live: int | None) -> None:
+    live = members - 1 if live is None else live
+    print(f"latency: {members} members, {live} live receivers (+ the sender) in this process, {count} messages")
     server = ServerProcess(tmp / "latency-server").start()
     try:
         t0 = time.perf_counter()
-        everyone = await people(server.url, tmp, members, "lt")
+        everyone = await people(server.url, tmp, members, "lt", live=live + 1)
         room = await room_of(everyone, "latency")
         print(f"  setup (accounts, room, joins) {time.perf_counter() - t0:.1f} s (not measured)")
-        sender, receivers = everyone[1], [p for i, p in enumerate(everyone) if i != 1]
+        # everyone[1] sends; everyone[0] and everyone[2:] up to ``live`` of them receive live.
+        sender, receivers = everyone[1], [p for i, p in enumerate(everyone[: live + 1]) if i != 1]
         for person in receivers:
             person.time_arrivals()
         totals: list[float] = []
@@ -367,7 +375,7 @@ async def latency(tmp: Path, members: int, count: int) -> None:
                 applies.append(p.received[message.message_id] - arrived)
         print("  " + summary("send→display                 ", totals))
         print("  " + summary("  sender's send_text returns  ", sends))
-        print("  " + summary("  push reaches a receiver     ", pushes))
+        print("  " + summary("  reaches a receiver's engine ", pushes))
         print("  " + summary("  receiver applies (→ event)  ", applies))
         print(f"  until all {len(receivers)} receivers have it: median {statistics.median(lasts) * 1e3:.1f} ms")
         for person in everyone:
@@ -384,6 +392,9 @@ async def main() -> None:
     parser.add_argument("--repeat", type=int, default=5, help="catch-up rounds (medians are printed)")
     parser.add_argument("--latency-members", type=int, default=100)
     parser.add_argument("--latency-messages", type=int, default=20)
+    parser.add_argument(
+        "--latency-live", type=int, default=None, help="receivers with a push connection (default: every member)"
+    )
     parser.add_argument("--skip", choices=["catch-up", "latency"], default=None)
     parser.add_argument("--setup-cache", type=Path, default=None, help="keep (and reuse) the catch-up backlog here")
     parser.add_argument("--profile", action="store_true", help="print a profile of the first SDK catch-up")
@@ -394,7 +405,7 @@ async def main() -> None:
         if args.skip != "catch-up":
             await catch_up(tmp, args)
         if args.skip != "latency":
-            await latency(tmp, args.latency_members, args.latency_messages)
+            await latency(tmp, args.latency_members, args.latency_messages, args.latency_live)
 
 
 if __name__ == "__main__":
