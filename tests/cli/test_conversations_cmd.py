@@ -31,10 +31,10 @@ def test_dm_arrives_as_a_request_then_both_write(cli: Cli) -> None:
     assert sent["conversation"]["kind"] == "dm" and sent["conversation"]["peer"] == bob
     message = sent["message"]
     assert message["text"] == "Lunch tomorrow?" and message["sender"] == alice and message["type"] == "text"
-    assert message["seq"] is not None  # the server ordered it before the command returned
+    assert message["seq"] is not None and message["state"] == "sent"  # ordered before the command returned
     assert set(message) == {
-        "conversation_id", "id", "sender", "device", "sent_at", "seq", "type", "text", "edited", "deleted", "reactions",
-        "shown_as", "ai_generated", "away", "assistant",
+        "conversation_id", "id", "sender", "device", "sent_at", "seq", "state", "type", "text", "edited", "deleted",
+        "reactions", "shown_as", "ai_generated", "away", "assistant",
     }  # fmt: skip
     assert (message["shown_as"], message["ai_generated"], message["assistant"]) == (alice, False, None)
 
@@ -142,7 +142,7 @@ def test_offline_history_and_queued_sends_go_out_later(cli: Cli, tmp_path: Path)
         assert "while online" in result.out
         assert "offline" in result.err
         queued = cli.json("send", bob, "written offline", "--profile", alice)
-        assert queued["seq"] is None  # waiting in the outbox
+        assert queued["seq"] is None and queued["state"] == "sending"  # waiting in the outbox
         assert "Queued" in cli.ok("send", bob, "and another", "--profile", alice).out
         refused = cli("room", "create", "needs-the-server", "--profile", alice)
         assert refused.code == 4 and refused.error_line.startswith("calpico: ")

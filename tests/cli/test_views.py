@@ -50,6 +50,11 @@ def test_text_attachment_edits_reactions_and_deletes() -> None:
     assert message_json(_message(text, deleted=True))["text"] is None
     assert "(sending)" in message_line(_message(text, seq=None), me="bob").plain
     assert "(sending)" not in message_line(_message(text, seq=None), me="bob", pending=False).plain
+    refused = _message(text, seq=None, send_error="server refused (stale_epoch)")
+    assert message_line(refused, me="bob").plain.endswith("bob: hello (not sent)")
+    assert message_json(refused)["state"] == "failed"
+    assert message_json(_message(text, seq=None))["state"] == "sending"
+    assert message_json(_message(text))["state"] == "sent"
     shared = Attachment(id="m2", sent_at=1, capability="cap", key=b"k" * 32, sha256=b"h" * 32, size=10, name="a.txt")
     assert describe(shared) == "[file a.txt, 10 bytes]"
 

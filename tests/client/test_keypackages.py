@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+from functools import partial
+
 import pytest
 
-from calpico.client.errors import CredentialMismatch, NoKeyPackages
+from calpico.client.errors import Blocked, CredentialMismatch, NoKeyPackages
 from calpico.client.identity import DeviceIdentity
+from calpico.client.keypackages import gather_bounded
 from calpico.mls.credentials import Credential
 from calpico.mls.key_package import create_key_package
 from calpico.mls.messages import MLSMessage
+from calpico.wire.common import ErrorCode
 
 from ..server import mls_messages as mls
 from .conftest import SMALL_BATCH, MakeAccount
@@ -83,3 +88,35 @@ async def test_a_key_package_with_a_bad_signature_is_refused(make_account: MakeA
     with pytest.raises(CredentialMismatch) as info:
         await bob.key_packages.claim(mallory.username)
     assert "does not verify" in str(info.value)
+
+
+async def test_gather_bounded_keeps_order_and_bound_and_raises_the_first_failure() -> None:
+    running = peak = 0
+
+    async def job(i: int) -> int:
+        nonlocal running, peak
+        running += 1
+        peak = max(peak, running)
+        await asyncio.sleep(0.001 * (5 - i % 5))
+        running -= 1
+        return i
+
+    assert await gather_bounded([partial(job, i) for i in range(20)], 3) == list(range(20))
+    assert peak == 3
+
+    cancelled: list[int] = []
+
+    async def slow(i: int) -> int:
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            cancelled.append(i)
+            raise
+        return i
+
+    async def refused() -> int:
+        raise Blocked("the target blocked you", status=403, code=ErrorCode.BLOCKED)
+
+    with pytest.raises(Blocked):
+        await gather_bounded([partial(slow, 0), refused, partial(slow, 2)], 3)
+    assert sorted(cancelled) == [0, 2]

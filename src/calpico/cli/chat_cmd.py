@@ -23,6 +23,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.text import Text
 
 from calpico.client import AssistantMember
@@ -32,12 +33,13 @@ from calpico.client.events import (
     Event,
     MessageEdited,
     MessageReceived,
+    MessageSendStateChanged,
     RoomRenamed,
     Subscription,
     TypingChanged,
 )
 from calpico.client.push import ConnectionState
-from calpico.client.store import Conversation, Message
+from calpico.client.store import Conversation, Message, SendState
 
 from .common import Env, JsonOpt, KnownAssistants, ProfileOpt, Session, label, resolve_conversation
 from .errors import reason
@@ -47,7 +49,10 @@ __all__ = ["chat"]
 
 _TYPING_SHOWN_FOR = 6.0  # seconds a "typing" lasts without a refresh
 _TYPING_RESEND = 3.0  # seconds between our own "typing" notices while we type
-_HELP = "/who: members · /history [N]: earlier messages · /quit: leave the chat (Ctrl-C / Ctrl-D also work)"
+_HELP = (
+    "/who: members · /history [N]: earlier messages · /retry: send again what was not sent"
+    " · /quit: leave the chat (Ctrl-C / Ctrl-D also work)"
+)
 
 
 class ChatView:
@@ -66,6 +71,8 @@ class ChatView:
         self.typing: dict[str, float] = {}
         self.connection = ConnectionState.CONNECTING
         self._shown: set[str] = set()
+        self._failed: set[str] = set()  # our messages the server refused (until /retry)
+        self._retried: set[str] = set()
         self._last_typing_sent = 0.0
         self.known = KnownAssistants(session.chats)
         self.assistants: dict[str, AssistantMember] = {}  # this conversation's, by device id
@@ -134,12 +141,58 @@ class ChatView:
         if isinstance(event, MessageEdited):
             self.show_message(event.message, "edited")
             return
+        if isinstance(event, MessageSendStateChanged):
+            await self.on_send_state(event)
+            return
         if isinstance(event, RoomRenamed):
             self.c = await self.s.chats.get(self.c.id)
             self.where = label(self.c, self.me)
         line = event_line(event, "", me=self.me, assistants=self.assistants)
         if line is not None or self.env.out.as_json:
             self.emit(line or "", event_json(event))
+
+    async def on_send_state(self, event: MessageSendStateChanged) -> None:
+        """Our message's way out: a refusal is shown with how to retry; a retried one, once it got through."""
+        data = event_json(event)
+        if event.state is SendState.FAILED:
+            self._failed.add(event.message_id)
+            line = Text.from_markup(f"[red]not sent:[/] {escape(await self._excerpt(event.message_id))}")
+            line.append(f" — {event.reason or 'refused'}; /retry sends it again", style="dim")
+            self.emit(line, data)
+        elif event.state is SendState.SENT and event.message_id in self._retried:
+            self._retried.discard(event.message_id)
+            self.emit(Text.from_markup(f"[green]sent:[/] {escape(await self._excerpt(event.message_id))}"), data)
+        elif self.env.out.as_json:
+            self.env.out.json(data)
+
+    async def _excerpt(self, message_id: str) -> str:
+        try:
+            message = await self.s.chats.message(self.c.id, message_id)
+        except CalpicoError:
+            return message_id
+        text = message_line(message).plain.split(": ", 1)[-1]
+        return text if len(text) <= 60 else text[:59] + "…"
+
+    async def retry(self) -> None:
+        """``/retry``: send again every message of this device the server refused here (lately)."""
+        device = self.s.client.device_id
+        for m in await self.s.chats.messages(self.c.id, limit=100):
+            if m.sender_device == device and m.send_state is SendState.FAILED:
+                self._failed.add(m.message_id)
+        failed = sorted(self._failed)
+        if not failed:
+            self.emit(Text("nothing to retry", style="dim"), {"event": "retry", "messages": []})
+            return
+        if self.env.out.as_json:
+            self.env.out.json({"event": "retry", "messages": failed})
+        for message_id in failed:
+            self._failed.discard(message_id)
+            self._retried.add(message_id)
+            try:
+                await self.s.chats.retry(self.c.id, message_id)
+            except CalpicoError as exc:
+                self._retried.discard(message_id)
+                self.emit(Text(f"not sent: {reason(exc)}", style="red"), {"event": "error", "message": reason(exc)})
 
     def toolbar(self) -> str:
         now = time.monotonic()
@@ -181,6 +234,8 @@ class ChatView:
                 ),
                 {"event": "members", "members": [p.username for p in members]},
             )
+        elif name == "retry":
+            await self.retry()
         elif name == "history":
             count = int(arg) if arg.strip().isdigit() else 20
             for m in await self.s.chats.messages(self.c.id, limit=count):

@@ -3,9 +3,9 @@
 JSON keys (documented in docs/cli.md; new keys may be added, none renamed):
 
 - conversation: ``id, kind, name, peer, status, disappearing_seconds, updated_at``
-- message: ``conversation_id, id, sender, device, sent_at, seq, type, text, edited, deleted, reactions,
-  shown_as, ai_generated, away, assistant`` (``assistant``: ``{device_id, owner, name, verified}`` when an
-  assistant member wrote it, else null)
+- message: ``conversation_id, id, sender, device, sent_at, seq, state, type, text, edited, deleted, reactions,
+  shown_as, ai_generated, away, assistant`` (``state``: ``sending``, ``sent`` or ``failed``; ``assistant``:
+  ``{device_id, owner, name, verified}`` when an assistant member wrote it, else null)
 - contact: ``username, state, verified, safety_number, keys_changed_at``
 - device: ``device_id, name, cipher_suite, created_at, this_device``
 - event: ``event`` (snake_case of the SDK's event class) plus its fields
@@ -51,7 +51,7 @@ from calpico.client.events import (
     RoomUpdated,
     TypingChanged,
 )
-from calpico.client.store import Contact, Conversation, Message
+from calpico.client.store import Contact, Conversation, Message, SendState
 from calpico.client.verification import format_safety_number
 from calpico.wire.accounts import DeviceInfo
 from calpico.wire.app import (
@@ -170,6 +170,7 @@ def message_json(m: Message, assistants: AssistantsByDevice | None = None) -> di
         "device": m.sender_device,
         "sent_at": m.sent_at,
         "seq": m.seq,
+        "state": m.send_state.value,
         "type": content.type,
         "text": None if m.deleted else describe(content),
         "edited": m.edited_at is not None,
@@ -249,7 +250,8 @@ def describe(content: AppMessage) -> str:
 def message_line(
     m: Message, *, me: str | None = None, pending: bool = True, assistants: AssistantsByDevice | None = None
 ) -> Text:
-    """``14:03 alice: hello (edited)``; ``(sending)`` on own messages not yet ordered (if ``pending``).
+    """``14:03 alice: hello (edited)``; ``(sending)`` / ``(not sent)`` on own messages not yet ordered
+    or refused by the server (if ``pending``).
 
     An assistant's message: ``14:03 Pico (alice's assistant) [AI-generated]: …`` (its card's name
     and its owner, from ``assistants``; "alice's assistant (unverified)" until a card is accepted).
@@ -267,7 +269,9 @@ def message_line(
             body += " [dim](edited)[/]"
     if m.reactions:
         body += " [dim]" + " ".join(escape(f"{r.emoji} {r.username}") for r in m.reactions) + "[/]"
-    mark = " [dim](sending)[/]" if pending and m.seq is None and m.sender_user == me else ""
+    mark = ""
+    if pending and m.seq is None and m.sender_user == me:
+        mark = " [dim](sending)[/]" if m.send_state is SendState.SENDING else " [red](not sent)[/]"
     who = person(m.sender_user) if member is None else _assistant_name(member)
     if marker:
         who += f" [bold]{escape(f'[{marker}]')}[/]"

@@ -23,7 +23,11 @@ What runs after `start`:
 - KeyPackages are topped up at start, when a Welcome shows one was used, and
   at most every ``replenish_interval`` seconds when notifications arrive;
 - messages whose disappearing timer ran out are deleted every
-  ``expiry_interval`` seconds (`MessageDeleted` with ``by=None``).
+  ``expiry_interval`` seconds (`MessageDeleted` with ``by=None``);
+- the contact and block lists follow the server's (which all of this
+  person's devices share) whenever the connection comes up and every
+  ``contacts_interval`` seconds, so a block made on another device applies
+  here too (`ContactsChanged`); `sync` refreshes them first as well.
 
 `sync` catches up over HTTP instead (for one-shot commands that do not keep
 a connection).
@@ -46,12 +50,13 @@ from calpico.wire.push import ErrorFrame, MessageFrame, NotifyFrame
 
 from .account import Account
 from .attachments import download_attachment, upload_attachment
-from .contacts import Contacts, KeyCheck
+from .contacts import ContactChanges, Contacts, KeyCheck
 from .conversations.handler import ConversationHandler
 from .errors import CalpicoError, UsageError
 from .events import (
     ConnectionStateChanged,
     ContactKeysChanged,
+    ContactsChanged,
     EventBus,
     KeyPackagesReplenished,
     MessageDeleted,
@@ -80,6 +85,7 @@ class Client:
         push_backoff: RetryPolicy | None = None,
         expiry_interval: float = 5.0,
         replenish_interval: float = 60.0,
+        contacts_interval: float = 60.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.account = account
@@ -90,6 +96,8 @@ class Client:
         self._push_backoff = push_backoff
         self._expiry_interval = expiry_interval
         self._replenish_interval = replenish_interval
+        self._contacts_interval = contacts_interval
+        self._syncing_contacts: asyncio.Task[Any] | None = None
         self._clock = clock
         self._tasks: set[asyncio.Task[Any]] = set()
         self._last_replenish = float("-inf")
@@ -149,6 +157,8 @@ class Client:
             self._spawn(self._consume_push(self._push))
         if self._expiry_interval > 0:
             self._spawn(self._expire_forever())
+        if push and self._contacts_interval > 0:
+            self._spawn(self._contacts_forever())
 
     async def close(self) -> None:
         """Stop everything, end the event streams, close the store."""
@@ -159,6 +169,9 @@ class Client:
         for task in list(self._tasks):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        if self._sync is not None:
+            with contextlib.suppress(CalpicoError):
+                await self._sync.flush_acked()
         self._bus.close()
         await self.account.close()
 
@@ -231,6 +244,20 @@ class Client:
             )
         return check
 
+    async def sync_contacts(self) -> ContactChanges:
+        """Follow the server's contact and block lists (shared by this person's devices).
+
+        A change is published as `ContactsChanged`, and a newly blocked person's
+        messages are hidden from then on (their earlier ones too: reads hide them).
+        """
+        changes = await self.contacts.sync()
+        if changes:
+            changed = getattr(self._handler, "contacts_changed", None)
+            if changed is not None:
+                changed()
+            self._bus.publish(ContactsChanged(changes.blocked, changes.unblocked))
+        return changes
+
     async def replenish_key_packages(self, *, force: bool = False) -> int:
         """Top up this device's KeyPackages if they run low (at most every ``replenish_interval`` unless forced)."""
         now = self._clock()
@@ -260,8 +287,11 @@ class Client:
         return self._sync
 
     async def sync(self) -> int:
-        """Catch up over HTTP: apply and acknowledge everything waiting; return how many were new."""
-        return await self._need_sync().catch_up()
+        """Catch up over HTTP: the block list first, then apply and acknowledge everything waiting;
+        return how many messages were new."""
+        sync = self._need_sync()
+        await self.sync_contacts()
+        return await sync.catch_up()
 
     async def flush_outbox(self) -> int:
         """Send what the conversation layer queued; return how many left the outbox."""
@@ -284,6 +314,7 @@ class Client:
                     self._bus.publish(ConnectionStateChanged(item.state, item.reason, item.retry_in))
                     if item.state is ConnectionState.CONNECTED:
                         self._background_flush()
+                        self._background_contacts()
                 elif isinstance(item, NotifyFrame):
                     counts = tuple((c.group_id, c.count) for c in item.conversations)
                     self._bus.publish(NotificationsPending(counts))
@@ -307,6 +338,16 @@ class Client:
         if self._sync is None or (self._flushing is not None and not self._flushing.done()):
             return
         self._flushing = self._spawn(self._sync.flush_outbox())
+
+    def _background_contacts(self) -> None:
+        if self._syncing_contacts is not None and not self._syncing_contacts.done():
+            return
+        self._syncing_contacts = self._spawn(self.sync_contacts())
+
+    async def _contacts_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self._contacts_interval)
+            self._background_contacts()
 
     def _background_replenish(self, *, force: bool) -> None:
         if self._replenishing is not None and not self._replenishing.done():

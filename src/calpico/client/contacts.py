@@ -26,7 +26,18 @@ from .store import Contact, ContactState, Identity, KnownDevice, Store
 from .transport import Transport
 from .verification import safety_number
 
-__all__ = ["Contacts", "KeyCheck"]
+__all__ = ["ContactChanges", "Contacts", "KeyCheck"]
+
+
+@dataclass(frozen=True, slots=True)
+class ContactChanges:
+    """What `Contacts.sync` changed: people now blocked, and people no longer blocked."""
+
+    blocked: tuple[str, ...] = ()
+    unblocked: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.blocked or self.unblocked)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,11 +129,14 @@ class Contacts:
         contact = await self._store.contact(username)
         return contact is not None and contact.state is ContactState.BLOCKED
 
-    async def sync(self) -> None:
-        """Make local states follow the server's contact and block lists."""
+    async def sync(self) -> ContactChanges:
+        """Make local states follow the server's contact and block lists (which every device of this
+        person shares: a block made on another device arrives here); return who got (un)blocked."""
         blocked = set(await self._transport.blocks())
         accepted = set(await self._transport.contacts())
         now = self._clock()
+        newly_blocked: list[str] = []
+        unblocked: list[str] = []
         async with self._store.transaction() as tx:
             known = {c.username: c for c in await tx.contacts()}
             for username in sorted(set(known) | blocked | accepted):
@@ -137,6 +151,11 @@ class Contacts:
                     state = current.state
                 if state is not current.state or username not in known:
                     tx.put_contact(replace(current, state=state, updated_at=now))
+                if state is ContactState.BLOCKED and current.state is not ContactState.BLOCKED:
+                    newly_blocked.append(username)
+                elif current.state is ContactState.BLOCKED and state is not ContactState.BLOCKED:
+                    unblocked.append(username)
+        return ContactChanges(tuple(newly_blocked), tuple(unblocked))
 
     async def policy(self) -> ContactPolicy:
         return await self._transport.contact_policy()

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from calpico.wire.app import AssistantCard, ReceiptKind
 
 from .push import ConnectionState
-from .store import Conversation, Message
+from .store import Conversation, Message, SendState
 
 __all__ = [
     "AssistantApprovalRequested",
@@ -34,6 +34,7 @@ __all__ = [
     "AssistantRemoved",
     "ConnectionStateChanged",
     "ContactKeysChanged",
+    "ContactsChanged",
     "ConversationAdded",
     "ConversationLeft",
     "DeliveryFailed",
@@ -50,6 +51,7 @@ __all__ = [
     "MessageEdited",
     "MessageReceived",
     "MessageRequestReceived",
+    "MessageSendStateChanged",
     "NotificationsPending",
     "ReactionChanged",
     "ReceiptReceived",
@@ -74,6 +76,21 @@ class MessageReceived(Event):
 
     conversation_id: str
     message: Message
+
+
+@dataclass(frozen=True, slots=True)
+class MessageSendStateChanged(Event):
+    """An own message moved on: `SendState.SENDING` (stored, queued), ``SENT`` (the server ordered it,
+    ``seq`` set) or ``FAILED`` (the server refused it: ``reason``; `Conversations.retry` sends it again).
+
+    Published by the sending device only (its other devices get the message itself, already sent).
+    """
+
+    conversation_id: str
+    message_id: str
+    state: SendState
+    reason: str | None = None
+    seq: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,6 +305,15 @@ class DeliveryFailed(Event):
     group_id: bytes
     seq: int
     reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ContactsChanged(Event):
+    """This person's contact or block list changed on another of their devices (seen on the next
+    sync with the server's lists): who is now blocked, and who no longer is."""
+
+    blocked: tuple[str, ...]
+    unblocked: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,9 +18,11 @@ matches.
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
+from typing import TypeVar, cast
 
 from calpico.mls.credentials import CredentialType
 from calpico.mls.crypto import get_suite
@@ -29,12 +31,15 @@ from calpico.mls.group_context import ProtocolVersion
 from calpico.mls.key_package import KEY_PACKAGE_REF_LABEL, KeyPackage, create_key_package
 from calpico.mls.messages import MLSMessage
 from calpico.mls.tree.nodes import Capabilities
-from calpico.wire.directory import KeyPackageUploadResult
+from calpico.wire.accounts import DeviceInfo
+from calpico.wire.directory import ClaimResponse, KeyPackageUploadResult
 
 from .errors import CredentialMismatch
 from .identity import DeviceIdentity
 from .store import Identity, KeyPackageSecrets, Store
 from .transport import Transport
+
+T = TypeVar("T")
 
 __all__ = [
     "CALPICO_SETTINGS_EXTENSION",
@@ -197,10 +202,18 @@ class KeyPackages:
         Raises `NoKeyPackages`, `Blocked`, `ContactsOnly`, `RateLimited`
         from the server, `CredentialMismatch` if any KeyPackage fails a check.
         """
-        claimed = await self._transport.claim_key_packages(username, device_id)
-        directory = {d.device_id: d for d in await self._transport.user_devices(username)}
+        # The claim and the directory lookup are independent: one round trip instead of two.
+        answers: list[object] = await gather_bounded(
+            [
+                lambda: self._transport.claim_key_packages(username, device_id),
+                lambda: self._transport.user_devices(username),
+            ],
+            2,
+        )
+        found = cast(ClaimResponse, answers[0])
+        directory = {d.device_id: d for d in cast(list[DeviceInfo], answers[1])}
         checked = []
-        for entry in claimed.key_packages:
+        for entry in found.key_packages:
             if device_id is not None and entry.device_id != device_id:
                 raise CredentialMismatch(f"asked for {username}'s device {device_id}, got {entry.device_id}")
             device = directory.get(entry.device_id)
@@ -216,6 +229,27 @@ class KeyPackages:
                 raise CredentialMismatch(f"the directory's reference for {identity}'s KeyPackage is wrong")
             checked.append(ClaimedKeyPackage(identity, kp, ref, entry.last_resort))
         return checked
+
+
+async def gather_bounded(calls: Sequence[Callable[[], Awaitable[T]]], limit: int) -> list[T]:
+    """Run ``calls`` with at most ``limit`` at once; their results in order.
+
+    The first failure cancels the rest and is raised as it is (not as an exception group).
+    """
+    gate = asyncio.Semaphore(limit)
+
+    async def one(call: Callable[[], Awaitable[T]]) -> T:
+        async with gate:
+            return await call()
+
+    tasks = [asyncio.ensure_future(one(call)) for call in calls]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
 
 
 def check_key_package(kp: KeyPackage, username: str, device_id: str, signature_key: bytes) -> DeviceIdentity:

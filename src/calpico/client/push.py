@@ -29,10 +29,10 @@ import json
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Annotated, Any, cast
 
 import websockets
-from pydantic import ValidationError
+from pydantic import Field, TypeAdapter, ValidationError
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
@@ -49,6 +49,9 @@ log = logging.getLogger("calpico.client.push")
 CLOSE_REPLACED = 4000
 CLOSE_REVOKED = 4001
 _FRAMES: dict[str, Any] = {"message": MessageFrame, "notify": NotifyFrame, "sent": SentFrame, "error": ErrorFrame}
+_FRAME: TypeAdapter[MessageFrame | NotifyFrame | SentFrame | ErrorFrame] = TypeAdapter(
+    Annotated[MessageFrame | NotifyFrame | SentFrame | ErrorFrame, Field(discriminator="type")]
+)
 
 
 class ConnectionState(enum.StrEnum):
@@ -296,6 +299,12 @@ class PushConnection:
 
 def _parse(raw: str | bytes) -> list[PushItem]:
     """The frames in one WebSocket message: one JSON object, or a JSON array of them (a batch)."""
+    head = raw[:1]
+    if head in ("{", b"{"):
+        # The usual case, parsed and validated in one pass; anything odd takes the path below,
+        # which says what was wrong.
+        with contextlib.suppress(ValidationError):
+            return [_FRAME.validate_json(raw)]
     try:
         data = json.loads(raw)
     except ValueError:

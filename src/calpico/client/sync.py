@@ -18,11 +18,13 @@ store transaction:
    once per batch rather than once per message).
 
 Only after the commit are the events published and the acknowledgements
-sent (over the WebSocket when it is up, else HTTP), and ``acked_seq``
-recorded. A crash before the commit loses nothing (the server delivers
-again); a crash after it applies nothing twice (the seq is recorded). At
-start, cursors whose ``processed_seq`` is ahead of ``acked_seq`` are
-acknowledged again (`Sync.resend_acks`).
+sent (over the WebSocket when it is up, else HTTP); ``acked_seq`` is
+recorded with the next batch's transaction (or by `Sync.flush_acked`, at the
+end of a catch-up and when the client closes), not with a commit of its
+own. A crash before the commit loses nothing (the server delivers again); a
+crash after it applies nothing twice (the seq is recorded). At start,
+cursors whose ``processed_seq`` is ahead of ``acked_seq`` are acknowledged
+again (`Sync.resend_acks`): at worst an acknowledgement the server has.
 
 `Sync.flush_outbox` sends queued messages in order, over HTTP (idempotent by
 ``client_id``), and passes each result to the handler in a transaction that
@@ -42,7 +44,7 @@ from calpico.wire.delivery import Ack, Delivered
 from .conversations.handler import ConversationHandler
 from .errors import RateLimited, ServerError, ServerUnavailable, StoreError, TransportError, Unauthorized
 from .events import DeliveryFailed, Event
-from .store import Store
+from .store import Store, Transaction
 from .transport import Transport
 
 __all__ = ["Sync"]
@@ -70,6 +72,10 @@ class Sync:
         self._ack_over_push = ack_over_push
         self.applied = 0
         self.duplicates = 0
+        self._acked: dict[bytes, int] = {}  # told to the server, not yet recorded in the store
+        # Each group's processed_seq as last committed here (only `apply` moves it), so a batch
+        # need not wait for a read of the store before it starts.
+        self._processed: dict[bytes, int] = {}
 
     async def apply(self, messages: Sequence[Delivered]) -> list[Ack]:
         """Apply a batch (see the module docstring); return the acknowledgements it calls for."""
@@ -78,11 +84,13 @@ class Sync:
         events: list[Event] = []
         upto: dict[bytes, int] = {}
         async with self._store.transaction() as tx:
+            self._write_acked(tx)
             processed: dict[bytes, int] = {}
             for message in messages:
                 group = message.group_id
                 if group not in processed:
-                    processed[group] = (await tx.delivery(group)).processed_seq
+                    known = self._processed.get(group)
+                    processed[group] = known if known is not None else (await tx.delivery(group)).processed_seq
                 if message.seq <= processed[group]:
                     self.duplicates += 1
                     upto[group] = max(upto.get(group, 0), message.seq)
@@ -100,6 +108,7 @@ class Sync:
                 self.applied += 1
             for group, seq in processed.items():
                 tx.mark_processed(group, seq)
+            tx.on_commit(lambda: self._processed.update(processed))
             before_commit = getattr(self.handler, "before_commit", None)
             if before_commit is not None:
                 await before_commit(tx)
@@ -114,9 +123,32 @@ class Sync:
         sent = self._ack_over_push is not None and await self._ack_over_push(acks)
         if not sent:
             await self._transport.ack(acks)
-        async with self._store.transaction() as tx:
-            for ack in acks:
-                tx.mark_acked(ack.group_id, ack.seq)
+        self._note_acked(acks)
+
+    def _note_acked(self, acks: Sequence[Ack]) -> None:
+        # ``acked_seq`` is recorded lazily, with the next batch's transaction (or `flush_acked`):
+        # a commit (an fsync) per acknowledgement would double the disk work of every delivery.
+        # If the record is lost, `resend_acks` only tells the server again what it knows.
+        for ack in acks:
+            self._acked[ack.group_id] = max(ack.seq, self._acked.get(ack.group_id, 0))
+
+    def _write_acked(self, tx: Transaction) -> None:
+        pending = dict(self._acked)
+        for group, seq in pending.items():
+            tx.mark_acked(group, seq)
+
+        def recorded() -> None:
+            for group, seq in pending.items():
+                if self._acked.get(group) == seq:
+                    del self._acked[group]
+
+        tx.on_commit(recorded)
+
+    async def flush_acked(self) -> None:
+        """Record the acknowledgements not yet in the store (at the end of a catch-up, at close)."""
+        if self._acked:
+            async with self._store.transaction() as tx:
+                self._write_acked(tx)
 
     async def resend_acks(self) -> int:
         """Acknowledge what was processed but maybe never acknowledged (a crash after the commit)."""
@@ -126,6 +158,7 @@ class Sync:
             if c.processed_seq > c.acked_seq
         ]
         await self.acknowledge(acks)
+        await self.flush_acked()
         return len(acks)
 
     async def catch_up(self, page: int = 500) -> int:
@@ -134,13 +167,12 @@ class Sync:
         await self.resend_acks()
         while True:
             inbox = await self._transport.inbox(page)
-            acks = await self.apply(inbox.messages)
+            acks = await self.apply(inbox.messages)  # also records the previous page's acknowledgement
             # Over HTTP: the next inbox page starts after the acknowledged cursor.
             await self._transport.ack(acks)
-            async with self._store.transaction() as tx:
-                for ack in acks:
-                    tx.mark_acked(ack.group_id, ack.seq)
+            self._note_acked(acks)
             if not inbox.more or not inbox.messages:
+                await self.flush_acked()
                 return self.applied - before
 
     async def flush_outbox(self) -> int:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import binascii
 import enum
-import re
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
@@ -38,15 +37,17 @@ def b64decode(text: str) -> bytes:
     if not isinstance(text, str) or not text.isascii():
         raise ValueError("expected a base64url string")
     stripped = text.rstrip("=")
-    if _B64_TEXT.fullmatch(stripped) is None:
+    # Every message body passes here, so everything is done by C code: refuse the standard alphabet's
+    # "+" and "/", map "-" and "_" onto them, and let strict decoding refuse any other character.
+    if "+" in stripped or "/" in stripped:
         raise ValueError("not base64url")
     try:
-        return base64.urlsafe_b64decode(stripped + "=" * (-len(stripped) % 4))
+        return binascii.a2b_base64(stripped.translate(_FROM_URLSAFE) + "=" * (-len(stripped) % 4), strict_mode=True)
     except (binascii.Error, ValueError) as exc:
         raise ValueError("not base64url") from exc
 
 
-_B64_TEXT = re.compile(r"[A-Za-z0-9_-]*")  # a regex, not a per-character loop: every message body passes here
+_FROM_URLSAFE = str.maketrans("-_", "+/")
 
 
 def _decode_b64(value: Any) -> bytes:

@@ -84,12 +84,13 @@ class People:
     def key(self) -> Passphrase:
         return Passphrase("pw", FAST_KDF)
 
-    async def start(self, client: Client, path: Path, **options: Any) -> Device:
+    async def start(self, client: Client, path: Path, *, push: bool = True, **options: Any) -> Device:
         chats = Conversations(client, **options)
         device = Device(client, chats, path)
         device.follow(client.events())
-        await client.start()
-        await client.wait_connected(WAIT)
+        await client.start(push=push)
+        if push:
+            await client.wait_connected(WAIT)
         self.devices.append(device)
         return device
 
@@ -102,12 +103,15 @@ class People:
         client = Client(account, expiry_interval=0.2)
         return await self.start(client, path, **options)
 
-    async def reopen(self, device: Device, **options: Any) -> Device:
-        """Open a device again from its store (a restart), closing it first if it still runs."""
+    async def reopen(self, device: Device, *, push: bool = True, **options: Any) -> Device:
+        """Open a device again from its store (a restart), closing it first if it still runs.
+
+        ``push=False``: no live connection, so nothing arrives until ``client.sync()``.
+        """
         await self.offline(device)
         account = await Account.open(device.path, self.key(), retry=QUICK_RETRY, key_package_policy=SMALL_BATCH)
         client = Client(account, expiry_interval=0.2)
-        return await self.start(client, device.path, **options)
+        return await self.start(client, device.path, push=push, **options)
 
     async def second_device(self, device: Device, **options: Any) -> Device:
         """Link a new device of ``device``'s person with a one-time code; it is added to every conversation."""

@@ -223,6 +223,16 @@ class Conversations:
         An `Unknown` is sent as its raw payload (for types newer than this SDK)."""
         return await self._engine.send(conversation_id, content)
 
+    async def retry(self, conversation_id: str, message_id: str) -> Message:
+        """Send again a message of this device that the server refused (`SendState.FAILED`).
+
+        Its state goes along in `MessageSendStateChanged` events: ``sending``, then ``sent``
+        (or ``failed`` again). Catches up first, then encrypts it for the current epoch; same id.
+        Raises `NoSuchMessage`, `NotPermitted` (not this device's message, or not failed),
+        `ConversationClosed`.
+        """
+        return await self._engine.retry(conversation_id, message_id)
+
     async def react(self, conversation_id: str, message_id: str, emoji: str, *, remove: bool = False) -> None:
         await self._engine.react(conversation_id, message_id, emoji, remove=remove)
 

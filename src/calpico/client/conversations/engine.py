@@ -75,6 +75,7 @@ from ..errors import (
     ConversationClosed,
     EpochConflict,
     NoSuchConversation,
+    NoSuchMessage,
     NotPermitted,
     Offline,
     ServerError,
@@ -91,6 +92,7 @@ from ..events import (
     InviteReceived,
     MemberJoined,
     MessageRequestReceived,
+    MessageSendStateChanged,
     RoomRenamed,
     RoomUpdated,
 )
@@ -104,6 +106,7 @@ from ..store import (
     ConversationStatus,
     Message,
     OutboxItem,
+    SendState,
     Transaction,
 )
 from .content import Author, apply_content
@@ -123,6 +126,7 @@ log = logging.getLogger("calpico.client.conversations")
 COMMIT = "commit"
 PROPOSAL = "proposal"
 APPLICATION = "application"
+_NEEDS_ADMIN = (Delete, RoomUpdate)  # the content types whose effect depends on the author being an admin
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,6 +204,10 @@ class EngineCore:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    def contacts_changed(self) -> None:
+        """The client's contact lists changed behind our back (another device): read them again."""
+        self._blocked = None
+
     async def blocked(self, tx: Transaction | None = None) -> set[str]:
         if self._blocked is None:
             reader = tx if tx is not None else self.client.store
@@ -276,7 +284,7 @@ class EngineCore:
             username,
             device,
             # only deletes and room updates depend on it: skip the set work for everything else
-            admin=isinstance(content, Delete | RoomUpdate) and username in live.admins(),
+            admin=isinstance(content, _NEEDS_ADMIN) and username in live.admins(),
             hidden=username in await self.blocked(tx) or live.conversation.status is ConversationStatus.LEFT,
         )
         now = self.now()
@@ -529,7 +537,12 @@ class EngineCore:
         if item.kind == APPLICATION and context.get("message_id"):
             message = await tx.message(context["conversation"], context["message_id"])
             if message is not None and message.seq is None:
-                tx.put_message(replace(message, seq=result.seq))
+                tx.put_message(replace(message, seq=result.seq, send_error=None))
+                return [
+                    MessageSendStateChanged(
+                        message.conversation_id, message.message_id, SendState.SENT, None, result.seq
+                    )
+                ]
         return []
 
     async def on_send_failed(self, tx: Transaction, item: OutboxItem, error: ServerError) -> Sequence[Event]:
@@ -547,8 +560,14 @@ class EngineCore:
             from .leaving import propose_leave_again
 
             await propose_leave_again(self, tx, item.group_id, int(context.get("epoch", 0)))
-        else:
-            log.warning("the server refused a %s: %s", item.kind, error)
+            return []
+        log.warning("the server refused a %s: %s", item.kind, error)
+        if item.kind == APPLICATION and context.get("message_id"):
+            message = await tx.message(context["conversation"], context["message_id"])
+            if message is not None and message.seq is None:
+                reason = str(error)
+                tx.put_message(replace(message, send_error=reason))
+                return [MessageSendStateChanged(message.conversation_id, message.message_id, SendState.FAILED, reason)]
         return []
 
     # --- committing -------------------------------------------------------------------------------
@@ -647,11 +666,48 @@ class EngineCore:
             elif store:
                 events = await apply_content(tx, live.conversation, author, data, seq=None, now=self.now())
             stored = await tx.message(conversation_id, message_id)
+            if stored is not None:
+                events.append(MessageSendStateChanged(conversation_id, message_id, SendState.SENDING))
         self.publish(events)
         await self.flush_outbox_quietly()
         if stored is None:
             return Message(conversation_id, message_id, self.me, self.client.device_id, self.now(), self.now(), data)
         return await self.client.store.message(conversation_id, message_id) or stored
+
+    async def retry(self, conversation_id: str, message_id: str) -> Message:
+        """Send a message the server refused (`SendState.FAILED`) again, encrypted for the current epoch.
+
+        Catches up first (a refusal is usually a commit this device had not seen). Raises
+        `NoSuchMessage`, `NotPermitted` (not this device's, or not failed), `ConversationClosed`.
+        """
+        with contextlib.suppress(CalpicoError):
+            await self.client.sync()
+        async with self.transaction() as tx:
+            message = await tx.message(conversation_id, message_id)
+            if message is None:
+                raise NoSuchMessage(f"no message {message_id} in {conversation_id}")
+            if message.sender_device != self.client.device_id or message.send_state is not SendState.FAILED:
+                raise NotPermitted("only a message this device failed to send can be sent again")
+            live = await self.live(tx, conversation_id)
+            if live.conversation.status is ConversationStatus.LEFT:
+                raise ConversationClosed("this person left the conversation")
+            wire = live.group.protect(message.content).encode()
+            live.message_dirty = True
+            tx.put_outbox(
+                OutboxItem(
+                    client_id=new_client_id(),
+                    group_id=live.conversation.group_id,
+                    kind=APPLICATION,
+                    message=wire,
+                    context=json.dumps({"conversation": conversation_id, "message_id": message_id}).encode(),
+                    created_at=self.now(),
+                )
+            )
+            message = replace(message, send_error=None)
+            tx.put_message(message)
+        self.publish([MessageSendStateChanged(conversation_id, message_id, SendState.SENDING)])
+        await self.flush_outbox_quietly()
+        return await self.client.store.message(conversation_id, message_id) or message
 
     def _stamp(self) -> dict[str, Any]:
         return {"id": new_message_id(), "sent_at": now_ms()}

@@ -21,6 +21,10 @@ group each) is built on `calpico.mls`'s group state machine. It plugs into a
     once per batch of deliveries, after the last ``on_delivered`` and before
     the transaction commits: write state kept in memory for the batch.
 
+``contacts_changed()`` (optional)
+    the contact or block lists changed on another device of this person
+    (`Client.sync_contacts` noticed): drop whatever was cached of them.
+
 ``on_sent(tx, item, result)`` / ``on_send_failed(tx, item, error)``
     for every `OutboxItem` the handler queued with ``tx.put_outbox(...)``,
     once the server ordered it (merge a staged commit, record the message's

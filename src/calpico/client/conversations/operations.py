@@ -8,8 +8,9 @@ message through `EngineCore.send`.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 from calpico.mls.group import Group
@@ -33,7 +34,7 @@ from calpico.wire.app import (
 from ..errors import ConversationClosed, CredentialMismatch, NoKeyPackages, NoSuchMessage, NotPermitted
 from ..events import ConversationAdded
 from ..identity import DeviceIdentity
-from ..keypackages import ClaimedKeyPackage, device_capabilities
+from ..keypackages import ClaimedKeyPackage, device_capabilities, gather_bounded
 from ..store import Contact, Conversation, ConversationKind, ConversationStatus, Message
 from .assistants import AssistantMember, members_of
 from .content import Author
@@ -43,6 +44,8 @@ from .settings import RoomPolicy, group_extensions, with_settings
 from .state import ConversationExtra, Live, conversation_id_for, group_config
 
 __all__ = ["Engine"]
+
+CLAIMS_AT_ONCE = 8  # directory requests in flight when adding many people
 
 
 class Engine(EngineCore):
@@ -89,25 +92,25 @@ class Engine(EngineCore):
 
     async def claim_all(self, usernames: Sequence[str], *, own_devices: bool) -> list[ClaimedKeyPackage]:
         """Checked KeyPackages of every device of these people (and of our other devices)."""
-        claimed: list[ClaimedKeyPackage] = []
-        for username in dict.fromkeys(usernames):
-            if username == self.me:
-                continue
-            claimed += await self.client.key_packages.claim(username)
-        if own_devices:
+        claim = self.client.key_packages.claim
+
+        async def ours() -> list[ClaimedKeyPackage]:
             with contextlib.suppress(NoKeyPackages):
-                claimed += [
-                    c
-                    for c in await self.client.key_packages.claim(self.me)
-                    if c.identity.device_id != self.client.device_id
-                ]
-        return claimed
+                return [c for c in await claim(self.me) if c.identity.device_id != self.client.device_id]
+            return []
+
+        calls: list[Callable[[], Awaitable[list[ClaimedKeyPackage]]]] = [
+            partial(claim, username) for username in dict.fromkeys(usernames) if username != self.me
+        ]
+        if own_devices:
+            calls.append(ours)
+        # A few claims at a time rather than one after another: a room of 100 is 100 round trips.
+        return [c for found in await gather_bounded(calls, CLAIMS_AT_ONCE) for c in found]
 
     async def create(self, settings: RoomSettings, members: Sequence[str]) -> Conversation:
         claimed = await self.claim_all(members, own_devices=True)
-        for username in dict.fromkeys(members):
-            if username != self.me:
-                await self.client.contacts.accept(username)
+        accept = self.client.contacts.accept
+        await gather_bounded([partial(accept, u) for u in dict.fromkeys(members) if u != self.me], CLAIMS_AT_ONCE)
         identity = self.client.account.identity
         suite = self.cipher_suite or identity.cipher_suite
         policy = RoomPolicy()

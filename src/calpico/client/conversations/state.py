@@ -87,6 +87,8 @@ class Live:
     _names: dict[int, str] | None = field(default=None, repr=False)
     _names_epoch: int = -1
     _settings: RoomSettings | None = field(default=None, repr=False)
+    _extra: ConversationExtra | None = field(default=None, repr=False)
+    _extra_of: bytes | None = field(default=None, repr=False)
 
     @property
     def id(self) -> str:
@@ -120,7 +122,11 @@ class Live:
 
     @property
     def extra(self) -> ConversationExtra:
-        return ConversationExtra.decode(self.conversation.extra)
+        """The decoded ``conversation.extra``, decoded again only when the record's bytes change."""
+        raw = self.conversation.extra
+        if self._extra is None or self._extra_of is not raw:
+            self._extra, self._extra_of = ConversationExtra.decode(raw), raw
+        return self._extra
 
     def set_conversation(self, conversation: Conversation) -> None:
         self.conversation = conversation

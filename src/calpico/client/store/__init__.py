@@ -27,6 +27,7 @@ from .records import (
     OutboxItem,
     ReactionEntry,
     ReceiptEntry,
+    SendState,
 )
 from .store import Store, Transaction
 
@@ -55,6 +56,7 @@ __all__ = [
     "Passphrase",
     "ReactionEntry",
     "ReceiptEntry",
+    "SendState",
     "Store",
     "Transaction",
 ]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import json
+import operator
 import types
 import typing
 from collections.abc import Callable
@@ -48,6 +49,7 @@ __all__ = [
     "OutboxItem",
     "ReactionEntry",
     "ReceiptEntry",
+    "SendState",
     "decode_record",
     "encode_record",
 ]
@@ -170,13 +172,22 @@ class ReceiptEntry:
     read_at: float | None = None
 
 
+class SendState(enum.StrEnum):
+    """Where an own message is on its way out (`Message.send_state`)."""
+
+    SENDING = "sending"  # stored here, queued or on its way; the server has not ordered it yet
+    SENT = "sent"  # the server accepted and ordered it (it has a ``seq``)
+    FAILED = "failed"  # the server refused it (``send_error`` says why); it can be sent again
+
+
 @dataclass(frozen=True, slots=True)
 class Message:
     """One message of a conversation; ``content`` is its `calpico.wire.app` encoding.
 
     ``seq`` is its place in the server's log (``None`` for an own message the
     server has not ordered yet); ``sent_at`` the sender's clock, ``received_at``
-    this device's (seconds).
+    this device's (seconds). ``send_error`` is the server's reason when it
+    refused an own message (see `send_state`).
     """
 
     conversation_id: str
@@ -192,6 +203,14 @@ class Message:
     expires_at: float | None = None
     reactions: tuple[ReactionEntry, ...] = ()
     receipts: tuple[ReceiptEntry, ...] = ()
+    send_error: str | None = None
+
+    @property
+    def send_state(self) -> SendState:
+        """`SendState.SENT` once ordered by the server (every received message is)."""
+        if self.seq is not None:
+            return SendState.SENT
+        return SendState.SENDING if self.send_error is None else SendState.FAILED
 
 
 class ContactState(enum.StrEnum):
@@ -310,6 +329,8 @@ def _encoder(tp: Any) -> Convert:
     origin = typing.get_origin(tp)
     if origin in (Union, types.UnionType):
         inner = _encoder(_arms(tp))
+        if inner is _same:
+            return _same
         return lambda v: None if v is None else inner(v)
     if tp is bytes or tp is Secret:
         return b64encode
@@ -321,7 +342,19 @@ def _encoder(tp: Any) -> Convert:
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         hints = typing.get_type_hints(tp)
         pairs = [(f.name, _encoder(hints[f.name])) for f in dataclasses.fields(tp)]
-        return lambda v: {name: enc(getattr(v, name)) for name, enc in pairs}
+        # Fields kept as they are (strings, numbers, flags) are read in one C-level call; only the
+        # others (bytes, enums, tuples, nested records) go through their converters.
+        plain = tuple(name for name, enc in pairs if enc is _same)
+        converted = tuple((name, enc) for name, enc in pairs if enc is not _same)
+        read = operator.attrgetter(*plain) if len(plain) > 1 else None
+
+        def record(v: Any) -> dict[str, Any]:
+            out = dict(zip(plain, read(v), strict=True)) if read is not None else {n: getattr(v, n) for n in plain}
+            for name, enc in converted:
+                out[name] = enc(getattr(v, name))
+            return out
+
+        return record
     return _same
 
 

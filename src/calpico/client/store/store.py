@@ -381,7 +381,12 @@ class Transaction(Reads):
                 # SQLite has the savepoint; everything still queued was written inside it.
                 self._ops = [(f"ROLLBACK TO {name}", ()), (f"RELEASE {name}", ())]
             raise
-        self._write(f"RELEASE {name}", ())
+        if len(self._ops) > mark_ops and self._ops[mark_ops][0] == f"SAVEPOINT {name}":
+            # Nothing of it reached SQLite and it succeeded: its writes simply join the transaction.
+            # (Most savepoints end this way — one per delivered message — so SQLite never sees them.)
+            del self._ops[mark_ops]
+        else:
+            self._write(f"RELEASE {name}", ())
 
     # --- writes -------------------------------------------------------------------------
 
