@@ -10,6 +10,8 @@ the runtime reads a conversation once, then follows it from events:
   publishes as it stores them) appends; the window keeps ``limit`` messages;
 - `MessageEdited` (an edit, or a streamed reply's next part) replaces the
   message by id;
+- `MessageSendStateChanged` (an own message ordered or refused by the
+  server) updates its ``seq`` and ``send_error`` in place;
 - reactions, receipts and typing change nothing a prompt shows;
 - any other event of the conversation (a deletion or expiry, membership,
   cards, settings, an unknown future event) forgets the window, and the
@@ -29,12 +31,14 @@ arrives while the store is being read, that read is used once but not kept
 from __future__ import annotations
 
 import collections
+import dataclasses
 from collections.abc import Awaitable, Callable
 
 from calpico.client.events import (
     Event,
     MessageEdited,
     MessageReceived,
+    MessageSendStateChanged,
     ReactionChanged,
     ReceiptReceived,
     TypingChanged,
@@ -87,6 +91,13 @@ class RecentMessages:
             self._put(window, event.message, append=True)
         elif isinstance(event, MessageEdited):
             self._put(window, event.message, append=False)
+        elif isinstance(event, MessageSendStateChanged):
+            for i, held in enumerate(window):
+                if held.message_id == event.message_id:
+                    window[i] = dataclasses.replace(
+                        held, seq=event.seq if event.seq is not None else held.seq, send_error=event.reason
+                    )
+                    break
         else:
             del self._windows[conversation_id]
 
