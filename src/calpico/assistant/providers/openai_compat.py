@@ -16,17 +16,21 @@ stream into `ChatCompletionChunk`s. Tool calls
 arrive in streamed fragments (``delta.tool_calls[i]``: the id and name
 first, the arguments in pieces) and are put together here. Every failure of
 the SDK becomes a `ProviderError` with one readable line.
+
+The ``openai`` package (about 40 MB resident once imported) is imported when
+a provider is made, not with this module: every ``calpico`` command, the
+server included, imports the assistant package, and most never talk to a
+model.
 """
 
 from __future__ import annotations
 
 import base64
 from collections.abc import AsyncIterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import openai
-from openai import AsyncStream
-from openai.types.chat import ChatCompletion, ChatCompletionChunk
+if TYPE_CHECKING:
+    import openai
 
 from ..errors import ProviderError
 from .base import PromptMessage, ProviderSettings, TextDelta, ToolCall, ToolSpec
@@ -57,7 +61,10 @@ class OpenAICompatibleProvider:
     """`Provider` over ``openai.AsyncOpenAI`` pointed at ``settings.base_url``."""
 
     def __init__(self, settings: ProviderSettings) -> None:
+        import openai  # here, not at the top: see the module docstring
+
         self.settings = settings
+        self._errors = openai.OpenAIError
         self._client = openai.AsyncOpenAI(
             base_url=settings.base_url,
             api_key=settings.api_key or "not-needed",  # local servers take any key; the SDK wants one
@@ -75,6 +82,9 @@ class OpenAICompatibleProvider:
         }
         if tools:
             body["tools"] = [_tool(t) for t in tools]
+        from openai import AsyncStream
+        from openai.types.chat import ChatCompletion, ChatCompletionChunk
+
         calls: dict[int, dict[str, str]] = {}
         try:
             stream = await self._client.post(
@@ -96,7 +106,7 @@ class OpenAICompatibleProvider:
                         if piece.function is not None:
                             call["name"] += piece.function.name or ""
                             call["arguments"] += piece.function.arguments or ""
-        except openai.OpenAIError as exc:
+        except self._errors as exc:
             raise ProviderError(f"the AI provider at {self.settings.shown_host} failed: {_reason(exc)}") from exc
         for index in sorted(calls):
             call = calls[index]
@@ -111,7 +121,7 @@ class OpenAICompatibleProvider:
                 n=1,
                 response_format="b64_json",
             )
-        except openai.OpenAIError as exc:
+        except self._errors as exc:
             raise ProviderError(f"the image endpoint at {self.settings.shown_host} failed: {_reason(exc)}") from exc
         if not answer.data or not answer.data[0].b64_json:
             raise ProviderError("the image endpoint returned no image")
@@ -126,6 +136,8 @@ class OpenAICompatibleProvider:
 
 
 def _reason(exc: openai.OpenAIError) -> str:
+    import openai
+
     if isinstance(exc, openai.APIStatusError):
         return f"HTTP {exc.status_code}"
     if isinstance(exc, openai.APITimeoutError):
