@@ -28,7 +28,9 @@ What it does
 4. Connects ``--idle`` extra devices that do nothing and reports the
    server's RSS growth.
 
-Nothing here is asserted: it prints figures.
+A sender that gets no answer for 30 s prints a "no answer" line and ends its
+run (a stall is a result, not a hang). ``FANOUT_SERVER_LOG=FILE`` keeps both
+servers' output in FILE. Nothing here is asserted: it prints figures.
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ from tests.server import mls_messages as mls  # noqa: E402
 from tests.server.procs import free_port  # noqa: E402
 
 PAYLOAD = 200
+STALL_SECONDS = 30.0
 SERVER_CPU, LOAD_CPU = 0, 1
 
 
@@ -317,7 +320,12 @@ async def run_load(
                     await asyncio.sleep(delay)
                 next_at += 1.0 / per_sender
             while sent - s.acked >= window and not ws.closed:
-                await ws.wait_ack()
+                try:
+                    await asyncio.wait_for(ws.wait_ack(), STALL_SECONDS)
+                except TimeoutError:
+                    # A figure, not a hang: say so and end this sender's run.
+                    print(f"  ! {target.name}: no answer to {sent - s.acked} sends for {STALL_SECONDS} s", flush=True)
+                    return
             ws.send(app_frame(gid, epoch, target.calpico, time.perf_counter(), sent))
             sent += 1
         give_up = time.perf_counter() + 10
@@ -359,7 +367,8 @@ def pct(values: list[float], q: float) -> float:
 
 
 def start(args: list[str], env: dict[str, str] | None, pin: bool) -> subprocess.Popen[bytes]:
-    p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    log = open(os.environ["FANOUT_SERVER_LOG"], "ab") if os.environ.get("FANOUT_SERVER_LOG") else subprocess.DEVNULL  # noqa: SIM115
+    p = subprocess.Popen(args, stdout=log, stderr=log, env=env)
     if pin:
         os.sched_setaffinity(p.pid, {SERVER_CPU})
     return p
