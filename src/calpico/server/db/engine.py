@@ -22,28 +22,42 @@ def is_sqlite(engine: AsyncEngine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
+_SQLITE_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=FULL",
+    "PRAGMA foreign_keys=ON",
+    "PRAGMA busy_timeout=10000",
+)
+
+
+def _set_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    for pragma in _SQLITE_PRAGMAS:
+        cur.execute(pragma)
+    cur.close()
+
+
+def _sqlite_file(url: str) -> str | None:
+    """The file of a SQLite ``url``; None for another database or an in-memory one."""
+    if not url.startswith("sqlite") or ":///" not in url or url.endswith(":memory:"):
+        return None
+    return url.split(":///", 1)[1]
+
+
 def create_engine(url: str) -> AsyncEngine:
     """An engine for ``url``.
 
-    SQLite gets one connection (SQLite has one writer at a time anyway, and
-    one connection avoids "database is locked" between our own writers), WAL
+    SQLite gets one connection (the message writer has its own, see
+    `create_writer_engine`; the busy timeout lets the two take turns), WAL
     journaling, ``synchronous=FULL`` (a commit is on disk when it returns) and
     foreign keys on. PostgreSQL gets a small pool.
     """
     if url.startswith("sqlite"):
-        if ":///" in url and not url.endswith(":memory:"):
-            Path(url.split(":///", 1)[1]).parent.mkdir(parents=True, exist_ok=True)
+        path = _sqlite_file(url)
+        if path is not None:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(url, pool_size=1, max_overflow=0, pool_timeout=120)
-
-        @event.listens_for(engine.sync_engine, "connect")
-        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
-            cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=FULL")
-            cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA busy_timeout=10000")
-            cur.close()
-
+        event.listen(engine.sync_engine, "connect", _set_pragmas)
         return engine
     return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=False)
 
@@ -56,9 +70,9 @@ def create_writer_engine(url: str) -> Engine | None:
     never has to upgrade a read snapshot that the other connection changed.
     PostgreSQL and in-memory SQLite get None (the writer uses the async engine).
     """
-    if not url.startswith("sqlite") or ":///" not in url or url.endswith(":memory:"):
+    path = _sqlite_file(url)
+    if path is None:
         return None
-    path = url.split(":///", 1)[1]
     engine = sa_create_engine(
         f"sqlite:///{path}",
         pool_size=1,
@@ -68,14 +82,9 @@ def create_writer_engine(url: str) -> Engine | None:
     )
 
     @event.listens_for(engine, "connect")
-    def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+    def _connect(dbapi_conn: Any, record: Any) -> None:
         dbapi_conn.isolation_level = None  # we say when a transaction begins (below), not the driver
-        cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA synchronous=FULL")
-        cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=10000")
-        cur.close()
+        _set_pragmas(dbapi_conn, record)
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Connection) -> None:
