@@ -24,7 +24,6 @@ import asyncio
 import base64
 import json
 import re
-import threading
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -35,6 +34,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
+
+from calpico.server.thread import ServerThread
 
 from ..server.procs import free_port
 
@@ -78,8 +79,7 @@ class FakeLLM:
     requests: list[Recorded] = field(default_factory=list)
     first_token_at: list[float] = field(default_factory=list)
     port: int = field(default_factory=free_port)
-    _server: uvicorn.Server | None = None
-    _thread: threading.Thread | None = None
+    _running: ServerThread | None = None
 
     @property
     def base_url(self) -> str:
@@ -140,21 +140,14 @@ class FakeLLM:
             ]
         )
         config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", access_log=False)
-        server = uvicorn.Server(config)
-        thread = threading.Thread(target=lambda: asyncio.run(server.serve()), name="fake-llm", daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 20
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the fake LLM server did not start")
-            time.sleep(0.02)
-        self._server, self._thread = server, thread
+        running = ServerThread(config, "the fake LLM server")
+        running.start(20)
+        self._running = running
         return self
 
     def stop(self) -> None:
-        if self._server is not None and self._thread is not None:
-            self._server.should_exit = True
-            self._thread.join(10)
+        if self._running is not None:
+            self._running.stop(10)
 
 
 # --- the scripted "model" ---------------------------------------------------------------------------

@@ -8,15 +8,16 @@ database read-only, to show what the server stored.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import socket
 import sqlite3
-import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from calpico.server.thread import ServerThread
 
 __all__ = ["EmbeddedServer", "ServerPeek", "StoredRow"]
 
@@ -35,9 +36,7 @@ class EmbeddedServer:
         self.data_dir = data_dir
         self.server_name = server_name
         self.port = _free_port()
-        self._server: object = None
-        self._thread: threading.Thread | None = None
-        self._failure: BaseException | None = None
+        self._running: ServerThread | None = None
 
     @property
     def url(self) -> str:
@@ -48,52 +47,24 @@ class EmbeddedServer:
         return self.data_dir / "calpico.db"
 
     def start(self, timeout: float = 30.0) -> EmbeddedServer:
-        import uvicorn
-
         from calpico.server.app import create_app
         from calpico.server.config import ServerConfig
+        from calpico.server.thread import ServerThread, loopback_config
 
         config = ServerConfig(
             server_name=self.server_name, host="127.0.0.1", port=self.port, data_dir=self.data_dir, log_level="warning"
         )
-        server = uvicorn.Server(
-            uvicorn.Config(
-                create_app(config),
-                host="127.0.0.1",
-                port=self.port,
-                loop="asyncio",
-                ws="websockets-sansio",
-                log_level="warning",
-                access_log=False,
-                timeout_graceful_shutdown=1,
-                ws_per_message_deflate=False,
-            )
-        )
         # uvicorn logs "Started server process" and friends at info; the demo's screen is for the demo.
         logging.getLogger("uvicorn.error").setLevel(logging.WARNING)
-
-        def serve() -> None:
-            try:
-                asyncio.run(server.serve())
-            except BaseException as exc:  # reported by start()
-                self._failure = exc
-
-        thread = threading.Thread(target=serve, name="calpico-embedded-server", daemon=True)
-        thread.start()
-        deadline = time.monotonic() + timeout
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                why = f": {self._failure}" if self._failure else ""
-                raise RuntimeError(f"the embedded server did not start{why}")
-            time.sleep(0.02)
-        self._server, self._thread = server, thread
+        running = ServerThread(loopback_config(create_app(config), self.port), "the embedded server")
+        running.start(timeout)
+        self._running = running
         return self
 
     def stop(self) -> None:
-        if self._server is not None and self._thread is not None:
-            self._server.should_exit = True  # type: ignore[attr-defined]
-            self._thread.join(15)
-        self._server = self._thread = None
+        if self._running is not None:
+            self._running.stop()
+        self._running = None
 
     def __enter__(self) -> EmbeddedServer:
         return self.start()
