@@ -7,6 +7,7 @@ conversation id (a unique prefix of at least four characters will do);
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 import typer
@@ -204,6 +205,23 @@ async def _assistant_data(s: Session, c: Conversation) -> dict[str, Any]:
     }
 
 
+def _change_room(env: Env, room: str, change: Callable[[Session, str], Awaitable[object]]) -> dict[str, Any]:
+    """Find ``room``, apply ``change(session, conversation_id)``, return the room as it is afterwards."""
+
+    async def main() -> dict[str, Any]:
+        async with env.session() as s:
+            c = await resolve_conversation(s.chats, room, me=s.client.username)
+            await change(s, c.id)
+            return await _conversation_data(s, await s.chats.get(c.id))
+
+    return env.run(main)
+
+
+async def _invite_all(s: Session, conversation_id: str, users: list[str]) -> None:
+    for user in users:
+        await s.chats.invite(conversation_id, user)
+
+
 def _policy_text(data: dict[str, Any]) -> str:
     if data["assistant_policy"] == AssistantPolicy.NONE.value:
         return "not allowed here"
@@ -225,15 +243,7 @@ def invite(
     Example: calpico room invite plans dave
     """
     env = Env.of(ctx, profile, as_json)
-
-    async def main() -> dict[str, Any]:
-        async with env.session() as s:
-            c = await resolve_conversation(s.chats, room, me=s.client.username)
-            for user in users:
-                await s.chats.invite(c.id, user)
-            return await _conversation_data(s, await s.chats.get(c.id))
-
-    data = env.run(main)
+    data = _change_room(env, room, lambda s, cid: _invite_all(s, cid, users))
     env.out.result(data, lambda: env.out.print(f"Invited {', '.join(map(person, users))} to [bold]#{data['name']}[/]."))
 
 
@@ -250,14 +260,7 @@ def remove(
     Example: calpico room remove plans dave
     """
     env = Env.of(ctx, profile, as_json)
-
-    async def main() -> dict[str, Any]:
-        async with env.session() as s:
-            c = await resolve_conversation(s.chats, room, me=s.client.username)
-            await s.chats.remove(c.id, user)
-            return await _conversation_data(s, await s.chats.get(c.id))
-
-    data = env.run(main)
+    data = _change_room(env, room, lambda s, cid: s.chats.remove(cid, user))
     env.out.result(data, lambda: env.out.print(f"Removed {person(user)} from [bold]#{data['name']}[/]."))
 
 
@@ -292,14 +295,7 @@ def rename(
     Example: calpico room rename plans "summer plans"
     """
     env = Env.of(ctx, profile, as_json)
-
-    async def main() -> dict[str, Any]:
-        async with env.session() as s:
-            c = await resolve_conversation(s.chats, room, me=s.client.username)
-            await s.chats.rename(c.id, new_name)
-            return await _conversation_data(s, await s.chats.get(c.id))
-
-    data = env.run(main)
+    data = _change_room(env, room, lambda s, cid: s.chats.rename(cid, new_name))
     env.out.result(data, lambda: env.out.print(f"Renamed the room to [bold]#{data['name']}[/]."))
 
 
