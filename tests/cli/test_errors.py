@@ -36,6 +36,12 @@ def test_bad_usage_is_one_line_and_exit_2(cli: Cli, args: list[str], needle: str
     assert result.out == ""
 
 
+def test_a_json_run_does_not_make_the_next_runs_error_json(cli: Cli) -> None:
+    assert cli("rooms", "--profile", "missing", "--json").error_line.startswith("{")
+    line = cli("dm").error_line  # fails while parsing, before the command makes its own output
+    assert line.startswith("calpico: ") and "Missing argument" in line
+
+
 def test_json_errors_are_one_json_line(cli: Cli) -> None:
     result = cli("rooms", "--profile", "missing", "--json")
     assert result.code == 2

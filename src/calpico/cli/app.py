@@ -24,7 +24,7 @@ import calpico
 from . import account_cmd, assistant_cmd, chat_cmd, contacts_cmd, conversations_cmd, demo_cmd, devices_cmd, listen_cmd
 from .common import GlobalOptions
 from .errors import EXIT_USAGE, UsageProblem
-from .output import current_output
+from .output import current_output, forget_output
 from .server_cmd import server_app
 
 app = typer.Typer(
@@ -114,6 +114,7 @@ def _quiet_logs() -> None:
 def run(argv: Sequence[str] | None = None) -> int:
     """Run one ``calpico`` command line; every failure becomes one line on stderr and an exit code."""
     _quiet_logs()
+    forget_output()
     try:
         result = app(args=list(argv) if argv is not None else None, prog_name="calpico", standalone_mode=False)
     except typer.TyperException as exc:  # click's errors, as Typer vendors them

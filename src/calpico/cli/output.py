@@ -19,7 +19,7 @@ from rich.console import Console, RenderableType
 
 from .errors import exit_code, reason
 
-__all__ = ["Output", "current_output"]
+__all__ = ["Output", "current_output", "forget_output"]
 
 _current: contextvars.ContextVar[Output | None] = contextvars.ContextVar("calpico_output", default=None)
 
@@ -72,6 +72,11 @@ class Output:
             sys.stderr.write(f"calpico: {line}\n")
         sys.stderr.flush()
         return code
+
+
+def forget_output() -> None:
+    """Start a new command run: the last run's `Output` (its ``--json``) does not speak for this one."""
+    _current.set(None)
 
 
 def current_output() -> Output:
